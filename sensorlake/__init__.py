@@ -1,0 +1,1 @@
+"""sensorlake: predictive-maintenance lakehouse."""

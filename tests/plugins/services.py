@@ -1,0 +1,1 @@
+"""Session-scoped fixtures for the real services (Kafka, MLflow, Flink and Spark clusters)."""
