@@ -1,0 +1,1 @@
+"""Spark jobs: each file runs under ``spark-submit`` and backs a ``sensorlake`` subcommand."""

@@ -1,0 +1,1 @@
+"""Delta Lake tables: schemas, paths, Spark sessions and the SQL catalog."""

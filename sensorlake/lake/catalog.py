@@ -1,0 +1,59 @@
+"""Create the Delta tables and register them by name in the Spark SQL catalog.
+
+Tables are path-based (``<lake.root>/<layer>/<name>``) and registered as external tables, so
+``SELECT ... FROM bronze.readings`` works in Spark SQL while delta-rs reads the same path.
+
+Example::
+
+    ensure_table(spark, cfg, TABLES["bronze.readings"])
+    register_tables(spark, cfg)   # every table found under the lake root
+"""
+from __future__ import annotations
+
+from sensorlake.config import Config
+from sensorlake.lake.tables import PORTABLE_PROPERTIES, TableSpec
+
+
+def _quote(path) -> str:
+    return str(path).replace("'", "\\'")
+
+
+def ensure_table(spark, cfg: Config, spec: TableSpec) -> str:
+    """Create the table at its path if absent (portable protocol) and register its name; return the path."""
+    from delta.tables import DeltaTable
+    from pyspark.sql.types import StructType
+
+    path = str(cfg.table_path(spec.name))
+    layer = spec.name.split(".")[0]
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {layer}")
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(StructType.fromDDL(spec.spark_ddl()))
+    if spec.partition_by:
+        builder = builder.partitionedBy(*spec.partition_by)
+    for key, value in PORTABLE_PROPERTIES.items():
+        builder = builder.property(key, value)
+    if spec.description:
+        builder = builder.comment(spec.description)
+    builder.execute()
+    register_table(spark, spec.name, path)
+    return path
+
+
+def register_table(spark, name: str, path: str) -> None:
+    """Register an existing Delta path under ``layer.name`` (no-op if already registered)."""
+    layer = name.split(".")[0]
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {layer}")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{_quote(path)}'")
+
+
+def register_tables(spark, cfg: Config) -> list[str]:
+    """Register every Delta table found under the lake root; return their names."""
+    names = []
+    root = cfg.lake_root
+    if not root.is_dir():
+        return names
+    for log_dir in sorted(root.glob("*/*/_delta_log")):
+        table_dir = log_dir.parent
+        name = f"{table_dir.parent.name}.{table_dir.name}"
+        register_table(spark, name, str(table_dir))
+        names.append(name)
+    return names

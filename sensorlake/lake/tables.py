@@ -1,0 +1,114 @@
+"""Table contracts: one schema per table, usable from Spark and from delta-rs (pyarrow).
+
+Every table is a path-based Delta table at ``<lake.root>/<layer>/<name>`` and is created with
+a protocol both Spark (delta-spark) and delta-rs can write: reader 1 / writer 2, no table
+features. Every column is nullable at the storage level; the quality suites enforce non-null
+keys, so Spark and delta-rs never disagree on invariants.
+
+Example::
+
+    spec = TABLES["bronze.readings"]
+    spec.key            # ('site_id', 'equipment_id', 'sensor', 'event_time')
+    spec.spark_ddl()    # 'site_id STRING, equipment_id STRING, ...'
+    spec.arrow_schema() # pyarrow.Schema
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+# Lineage columns every table carries: which job wrote the row, in which run, and when.
+LINEAGE = (("job_name", "string"), ("run_id", "string"), ("ingest_time", "timestamp"))
+
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "double": pa.float64(),
+    "bigint": pa.int64(),
+    "int": pa.int32(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+# Table properties that keep a table writable by both delta-spark and delta-rs.
+PORTABLE_PROPERTIES = {
+    "delta.minReaderVersion": "1",
+    "delta.minWriterVersion": "2",
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Name, columns (name, type), business key and partition columns of one Delta table."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    partition_by: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c for c, _ in self.columns]
+
+    def spark_ddl(self) -> str:
+        return ", ".join(f"{c} {t.upper()}" for c, t in self.columns)
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c, _ARROW_TYPES[t]) for c, t in self.columns])
+
+
+def _table(name, columns, key, partition_by=(), description=""):
+    return TableSpec(name, tuple(columns) + LINEAGE, tuple(key), tuple(partition_by), description)
+
+
+READINGS = _table(
+    "bronze.readings",
+    [
+        ("site_id", "string"), ("equipment_id", "string"), ("sensor", "string"),
+        ("event_time", "timestamp"), ("value", "double"), ("unit", "string"),
+        ("event_date", "date"), ("ingest_id", "string"), ("source", "string"),
+    ],
+    key=("site_id", "equipment_id", "sensor", "event_time"),
+    partition_by=("event_date",),
+    description="One sensor reading, narrow form (a value per row).",
+)
+
+EVENTS = _table(
+    "bronze.events",
+    [
+        ("event_id", "string"), ("site_id", "string"), ("equipment_id", "string"),
+        ("event_time", "timestamp"), ("event_type", "string"), ("failure_mode", "string"),
+        ("notes", "string"), ("source", "string"),
+    ],
+    key=("equipment_id", "event_time", "event_type"),
+    description="One maintenance, failure or inspection event.",
+)
+
+EQUIPMENT = _table(
+    "bronze.equipment",
+    [
+        ("equipment_id", "string"), ("site_id", "string"), ("equipment_type", "string"),
+        ("install_date", "date"), ("criticality", "string"), ("source", "string"),
+    ],
+    key=("equipment_id",),
+    description="One asset of the fleet.",
+)
+
+QUARANTINE = _table(
+    "quarantine.readings",
+    [
+        ("ingest_id", "string"), ("raw_payload", "string"), ("reason", "string"),
+        ("stage", "string"), ("source", "string"), ("kafka_topic", "string"),
+        ("kafka_partition", "int"), ("kafka_offset", "bigint"),
+        ("rejected_at", "timestamp"), ("rejected_date", "date"),
+    ],
+    key=("ingest_id", "stage"),
+    partition_by=("rejected_date",),
+    description="One rejected input: the raw payload as received, why, and where it was rejected.",
+)
+
+EVENT_TYPES = ("failure", "maintenance", "inspection")
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (READINGS, EVENTS, EQUIPMENT, QUARANTINE)}
