@@ -17,6 +17,8 @@ from pathlib import Path
 from sensorlake.config import Config
 from sensorlake.errors import ConfigError
 
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+
 
 def delta_jars(cfg: Config) -> list[Path]:
     """The Delta Lake jars resolved by ``make jars`` into ``<runtime.jars_dir>/spark``."""
@@ -42,11 +44,14 @@ def spark_conf(cfg: Config, app_name: str) -> dict[str, str]:
         "spark.sql.warehouse.dir": str(metastore / "warehouse"),
         "spark.sql.catalogImplementation": "hive",
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={metastore}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={metastore} -Dlog4j.configurationFile={LOG4J_CONFIG}",
         # New Delta tables stay writable by delta-rs: no deletion vectors, no table features.
         "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
         "spark.databricks.delta.properties.defaults.minReaderVersion": "1",
         "spark.databricks.delta.properties.defaults.minWriterVersion": "2",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.sql.debug.maxToStringFields": "200",
         "spark.ui.showConsoleProgress": "false",
         "spark.ui.enabled": "false",
     }
@@ -56,6 +61,7 @@ def build_spark_session(cfg: Config, app_name: str = "sensorlake"):
     """Create (or reuse) the SparkSession configured for Delta Lake and the sensorlake catalog."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
     cfg.path("lake.metastore_dir").mkdir(parents=True, exist_ok=True)

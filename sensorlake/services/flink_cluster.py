@@ -1,0 +1,192 @@
+"""PyFlink's standalone cluster (one jobmanager, one taskmanager) on 127.0.0.1.
+
+PyFlink ships Flink's ``bin/``, ``conf/`` and ``lib/`` inside the package. This module writes a
+``FLINK_CONF_DIR`` under ``<runtime>/flink/conf`` (ports, memory, the venv's Python), a
+``FLINK_LIB_DIR`` that links PyFlink's lib/ plus the connector jars from ``<jars_dir>/flink``
+(so ``flink run -py`` jobs find the Kafka connector), and runs ``jobmanager.sh start-foreground``
+and ``taskmanager.sh start-foreground`` as two process groups of our own, so stopping is clean.
+Flink's own log files go to ``<log_dir>/flink``. Health: REST ``/overview`` lists a taskmanager.
+
+Example::
+
+    from sensorlake.services import flink_cluster
+    flink_cluster.start(cfg)
+    cli, env = flink_cluster.flink_cli(cfg)
+    subprocess.run([cli, "run", "-py", "streaming_jobs/features.py"], env=env, check=True)
+    flink_cluster.stop(cfg)
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from sensorlake.errors import ServiceError
+from sensorlake.services import process
+
+NAME = "flink"
+JOBMANAGER, TASKMANAGER = "flink-jobmanager", "flink-taskmanager"
+PROCESSES = (JOBMANAGER, TASKMANAGER)
+START_TIMEOUT_S = 120
+
+
+def pyflink_home() -> Path:
+    """The Flink distribution inside the installed ``pyflink`` package."""
+    import pyflink
+
+    return Path(pyflink.__file__).resolve().parent
+
+
+def home(cfg) -> Path:
+    """Folder with the generated conf/, lib/ and the cluster's working folders."""
+    return cfg.runtime_dir / "flink"
+
+
+def address(cfg) -> str:
+    """REST (web UI) address of the jobmanager, e.g. ``http://127.0.0.1:8081``."""
+    return f"http://127.0.0.1:{cfg.get('flink.rest_port')}"
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def settings(cfg) -> dict:
+    """Flat ``config.yaml`` entries: PyFlink's shipped defaults overridden by ours."""
+    shipped = yaml.safe_load((pyflink_home() / "conf" / "config.yaml").read_text()) or {}
+    base = home(cfg)
+    ours = {
+        "jobmanager.rpc.address": "127.0.0.1",
+        "jobmanager.rpc.port": int(cfg.get("flink.rpc_port")),
+        "jobmanager.bind-host": "127.0.0.1",
+        "taskmanager.bind-host": "127.0.0.1",
+        "taskmanager.host": "127.0.0.1",
+        "rest.address": "127.0.0.1",
+        "rest.bind-address": "127.0.0.1",
+        "rest.port": int(cfg.get("flink.rest_port")),
+        "taskmanager.numberOfTaskSlots": int(cfg.get("flink.taskmanager_slots")),
+        "parallelism.default": int(cfg.get("flink.parallelism")),
+        "jobmanager.memory.process.size": str(cfg.get("flink.jobmanager_memory") or "1024m"),
+        "taskmanager.memory.process.size": str(cfg.get("flink.taskmanager_memory") or "2048m"),
+        "python.executable": sys.executable,
+        "python.client.executable": sys.executable,
+        "io.tmp.dirs": str(base / "tmp"),
+        "web.tmpdir": str(base / "web"),
+        "web.upload.dir": str(base / "web" / "upload"),
+        "execution.checkpointing.dir": (base / "checkpoints").as_uri(),
+        "execution.checkpointing.savepoint-dir": (base / "savepoints").as_uri(),
+        "env.log.dir": str(log_dir(cfg)),
+        "env.pid.dir": str(base / "run"),
+    }
+    return {**_flatten(shipped), **ours}
+
+
+def log_dir(cfg) -> Path:
+    """Where Flink writes its own log files (jobmanager, taskmanager, client)."""
+    return cfg.log_dir / "flink"
+
+
+def write_config(cfg) -> Path:
+    """Write FLINK_CONF_DIR and FLINK_LIB_DIR under ``home(cfg)``; return the conf dir."""
+    base, dist = home(cfg), pyflink_home()
+    conf = base / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    for f in (dist / "conf").iterdir():
+        if f.name not in ("config.yaml", "masters", "workers"):
+            shutil.copy2(f, conf / f.name)
+    (conf / "masters").write_text(f"127.0.0.1:{cfg.get('flink.rest_port')}\n")
+    (conf / "workers").write_text("127.0.0.1\n")
+    (conf / "config.yaml").write_text(yaml.safe_dump(settings(cfg), sort_keys=True, width=100000))
+    lib = base / "lib"
+    if lib.exists():
+        shutil.rmtree(lib)
+    lib.mkdir()
+    connector_jars = sorted((cfg.jars_dir / "flink").glob("*.jar"))
+    for jar in [*sorted((dist / "lib").glob("*.jar")), *connector_jars]:
+        (lib / jar.name).symlink_to(jar)
+    for sub in ("tmp", "web/upload", "checkpoints", "savepoints", "run"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    log_dir(cfg).mkdir(parents=True, exist_ok=True)
+    return conf
+
+
+def environment(cfg) -> dict[str, str]:
+    """Environment variables that point Flink's scripts at our conf, lib, logs and Python."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        "FLINK_CONF_DIR": str(home(cfg) / "conf"),
+        "FLINK_LIB_DIR": str(home(cfg) / "lib"),
+        "FLINK_LOG_DIR": str(log_dir(cfg)),
+        "FLINK_PID_DIR": str(home(cfg) / "run"),
+        "FLINK_IDENT_STRING": "sensorlake",
+        "PYFLINK_PYTHON": sys.executable,
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+    }
+
+
+def flink_cli(cfg) -> tuple[str, dict[str, str]]:
+    """The ``flink`` CLI and a full environment to submit jobs to this cluster.
+
+    Example: ``cli, env = flink_cli(cfg); subprocess.run([cli, "run", "-py", "job.py"], env=env)``.
+    """
+    if not (home(cfg) / "conf" / "config.yaml").exists():
+        write_config(cfg)
+    return str(pyflink_home() / "bin" / "flink"), {**os.environ, **environment(cfg)}
+
+
+def overview(cfg) -> dict:
+    """The jobmanager's REST ``/overview`` (taskmanagers, slots, jobs)."""
+    with urllib.request.urlopen(f"{address(cfg)}/overview", timeout=2) as resp:
+        return json.load(resp)
+
+
+def healthy(cfg) -> bool:
+    """True if the jobmanager answers and at least one taskmanager is registered."""
+    try:
+        return overview(cfg).get("taskmanagers", 0) >= 1
+    except (OSError, ValueError):
+        return False
+
+
+def start(cfg) -> float:
+    """Start jobmanager and taskmanager; wait until a taskmanager registers; return seconds taken."""
+    process.ensure_port_free(cfg, cfg.get("flink.rest_port"), "flink (REST)", "flink.rest_port")
+    process.ensure_port_free(cfg, cfg.get("flink.rpc_port"), "flink (jobmanager RPC)", "flink.rpc_port")
+    write_config(cfg)
+    bin_dir, env = pyflink_home() / "bin", environment(cfg)
+    try:
+        process.start_process(cfg, JOBMANAGER, ["bash", bin_dir / "jobmanager.sh", "start-foreground"],
+                              env=env, cwd=home(cfg))
+        process.start_process(cfg, TASKMANAGER, ["bash", bin_dir / "taskmanager.sh", "start-foreground"],
+                              env=env, cwd=home(cfg))
+        return process.wait_healthy(cfg, JOBMANAGER, lambda: _both_up(cfg), START_TIMEOUT_S,
+                                    what=f"GET {address(cfg)}/overview lists a taskmanager")
+    except ServiceError:
+        stop(cfg)
+        raise
+
+
+def _both_up(cfg) -> bool:
+    if not process.is_running(cfg, TASKMANAGER):
+        log = process.log_file(cfg, TASKMANAGER)
+        raise ServiceError(f"{TASKMANAGER} exited during start-up; see {log}:\n{process.tail(log)}")
+    return healthy(cfg)
+
+
+def stop(cfg) -> bool:
+    """Stop taskmanager then jobmanager (each whole process group); True if any was running."""
+    stopped_tm = process.stop_process(cfg, TASKMANAGER, timeout=20)
+    stopped_jm = process.stop_process(cfg, JOBMANAGER, timeout=20)
+    return stopped_tm or stopped_jm
