@@ -140,6 +140,9 @@ def format_storage(cfg, props: Path) -> None:
                            hint=f"remove {home(cfg) / 'data'} if it holds a broken format")
 
 
+UNREACHABLE_HINT = "start it with `sensorlake services up kafka`, or point kafka.bootstrap at a running broker"
+
+
 def admin(cfg, timeout_s: float = 5.0, bootstrap: str | None = None):
     """A confluent_kafka AdminClient on ``cfg.kafka_bootstrap``, quiet while Kafka is down."""
     from confluent_kafka.admin import AdminClient
@@ -178,24 +181,31 @@ def stop(cfg) -> bool:
     return process.stop_process(cfg, NAME, timeout=30)
 
 
-def ensure_topic(cfg, name: str, partitions: int | None = None, timeout_s: float = 30.0) -> int:
+def ensure_topic(cfg, name: str, partitions: int | None = None, timeout_s: float = 30.0,
+                 bootstrap: str | None = None) -> int:
     """Create topic ``name`` if it does not exist (idempotent); return its partition count.
 
-    An existing topic is left as it is, even with another partition count.
+    An existing topic is left as it is, even with another partition count. An unreachable
+    broker raises ServiceError naming it and how to start one.
     Example: ``ensure_topic(cfg, cfg.get("kafka.topic"), cfg.get("kafka.partitions"))``.
     """
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
+    bootstrap = bootstrap or cfg.kafka_bootstrap
     partitions = int(partitions or cfg.get("kafka.partitions") or 1)
-    client = admin(cfg)
+    client = admin(cfg, bootstrap=bootstrap)
+    try:
+        client.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise ServiceError(f"Kafka broker at {bootstrap} is unreachable ({exc})", hint=UNREACHABLE_HINT) from None
     future = client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
                                   request_timeout=timeout_s)[name]
     try:
         future.result(timeout=timeout_s)
     except KafkaException as exc:
         if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise ServiceError(f"cannot create Kafka topic {name!r} on {cfg.kafka_bootstrap}: {exc}",
+            raise ServiceError(f"cannot create Kafka topic {name!r} on {bootstrap}: {exc}",
                                hint="check that Kafka runs: `sensorlake services status`") from None
     md = client.list_topics(topic=name, timeout=timeout_s)
     existing = len(md.topics[name].partitions)
