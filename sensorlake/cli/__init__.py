@@ -15,7 +15,7 @@ import sys
 from sensorlake.config import load_config
 from sensorlake.errors import SensorlakeError
 
-SUBCOMMANDS = ("services", "simulate", "ingest")
+SUBCOMMANDS = ("services", "simulate", "ingest", "demo", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -133,8 +133,8 @@ def parse_mapping(raw: Mapping, name_hint: str = "mapping") -> IngestMapping:
     sensors = []
     for sensor_name, spec in (raw.get("sensors") or {}).items():
         spec = {"column": spec} if isinstance(spec, str) else dict(spec)
-        if "column" not in spec:
-            _fail(name, f"sensor {sensor_name!r} names no column")
+        if "column" not in spec or not spec.get("unit"):
+            _fail(name, f"sensor {sensor_name!r} needs a column and a unit")
         if ("min" in spec) != ("max" in spec):
             _fail(name, f"sensor {sensor_name!r} declares only one of min and max")
         sensors.append(MappedSensor(

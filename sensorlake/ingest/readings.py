@@ -18,8 +18,12 @@ from dataclasses import dataclass
 
 from sensorlake.ingest.mapping import IngestMapping
 
-REQUIRED_KEYS = ("site_id", "equipment_id", "sensor", "event_time", "value")
+# Every reading names its unit: a value without one is ambiguous (degC or degF?).
+REQUIRED_KEYS = ("site_id", "equipment_id", "sensor", "event_time", "value", "unit")
 JSON_READING_SCHEMA = "site_id string, equipment_id string, sensor string, event_time string, value double, unit string"
+# Strict JSON, as the stream parses it: Spark would otherwise accept 'single-quoted' strings.
+# NaN stays readable so that it is rejected as nan_value, not as malformed.
+JSON_OPTIONS = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "true"}
 
 
 @dataclass
@@ -56,8 +60,8 @@ def _parsed_narrow(df, mapping: IngestMapping):
     """Narrow rows with text keys plus ``_ts``/``_value`` parsed, and ``_malformed`` for JSON lines."""
     F = _F()
     if mapping.format == "jsonl":
-        as_map = F.from_json("_raw", "map<string,string>")
-        typed = F.from_json("_raw", JSON_READING_SCHEMA)
+        as_map = F.from_json("_raw", "map<string,string>", JSON_OPTIONS)
+        typed = F.from_json("_raw", JSON_READING_SCHEMA, JSON_OPTIONS)
         df = df.select("_raw", "_source", as_map.alias("_m"), typed.alias("_t"))
         out = df.select(
             "_raw", "_source", F.col("_m").isNull().alias("_malformed"),
@@ -111,7 +115,7 @@ def to_narrow(df, mapping: IngestMapping):
 def _reason():
     F = _F()
     missing = None
-    for k in ("site_id", "equipment_id", "sensor", "event_time"):
+    for k in [k for k in REQUIRED_KEYS if k != "value"]:
         cond = F.col(k).isNull() | (F.trim(F.col(k)) == "")
         missing = cond if missing is None else missing | cond
     missing = missing | F.col("_value_text").isNull()
