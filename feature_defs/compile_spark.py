@@ -1,0 +1,198 @@
+"""Compile a feature view to Spark DataFrame operations (the backfill's engine).
+
+The same four stages as the Flink query (see :mod:`feature_defs.compile_flink`), the same
+formula trees (:mod:`feature_defs.formulas`) rendered as PySpark Columns:
+
+1. dedup: ``groupBy(site_id, equipment_id, sensor, event_time).agg(max(value))`` on event_time
+   truncated to milliseconds (Flink's TIMESTAMP(3)); keys include event_time, so deduplicating
+   before windowing equals Flink's per-window deduplication;
+2. ``window()`` (epoch-aligned ``[start, end)``, tumbling or hopping) and, per window and sensor,
+   the mean (centring shift) and the latest event time, as window functions;
+3. conditional aggregates per sensor (``sum(when(sensor == 'x', d*d))`` ...);
+4. formulas, then spectral features (``applyInPandas`` + numpy FFT, :mod:`feature_defs.spectral`,
+   Spark only) and cross features.
+
+Batch only: every reading in the input counts (no lateness cut-off; the backfill recomputes
+history that has fully arrived). Requires ``spark.sql.session.timeZone = UTC`` for UTC windows
+in output (window arithmetic itself is in epoch time).
+
+Example::
+
+    features = compute_view(spark.table("bronze.readings"), registry["machine_1m"])
+    features.select("equipment_id", "window_start", "vibration__rms").show()
+"""
+from __future__ import annotations
+
+from feature_defs.errors import UnsupportedFeature
+from feature_defs.formulas import (AGGREGATIONS, CROSS_FUNCTIONS, PARTIALS, Ref, needed_partials,
+                                   render_pyspark_text, render_spark)
+from feature_defs.view import KEY_COLUMNS, FeatureView
+
+ENGINE = "spark"
+WINDOW_KEYS = ("window_start", "window_end", "site_id", "equipment_id")
+
+
+def check_supported(view: FeatureView) -> None:
+    """Raise UnsupportedFeature naming the first feature Spark cannot compute (none today)."""
+    missing = view.unsupported(ENGINE)
+    if missing:
+        raise UnsupportedFeature(f"{view.name}: {missing[0]} is not computable by the spark engine")
+
+
+def _window_spec(view: FeatureView) -> tuple[str, str | None]:
+    size = f"{view.window.size_ms // 1000} seconds"
+    slide = None if view.window.kind == "tumbling" else f"{view.window.slide_ms // 1000} seconds"
+    return size, slide
+
+
+def _centred(df_readings, view: FeatureView):
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    cond = F.col("sensor").isin(list(view.sensors)) & F.col("value").isNotNull()
+    if view.equipment_types:
+        cond = cond & F.col("equipment_type").isin(list(view.equipment_types))
+    dedup = (df_readings.where(cond)
+             .select("site_id", "equipment_id", "sensor",
+                     F.timestamp_millis(F.unix_millis(F.col("event_time"))).alias("event_ts"),
+                     F.col("value").cast("double").alias("value"))
+             .groupBy("site_id", "equipment_id", "sensor", "event_ts")
+             .agg(F.max("value").alias("v")))
+    size, slide = _window_spec(view)
+    win = F.window("event_ts", size, slide) if slide else F.window("event_ts", size)
+    windowed = dedup.select(win.start.alias("window_start"), win.end.alias("window_end"),
+                            "site_id", "equipment_id", "sensor", "event_ts", "v")
+    per_sensor = Window.partitionBy(*WINDOW_KEYS, "sensor")
+    centred = (windowed
+               .withColumn("centre", F.avg("v").over(per_sensor))
+               .withColumn("last_ts", F.max("event_ts").over(per_sensor))
+               .select(*WINDOW_KEYS, "sensor", "event_ts", "v", "centre",
+                       (F.col("v") - F.col("centre")).alias("d"),
+                       ((F.unix_millis("event_ts") - F.unix_millis("window_start")).cast("double") / F.lit(1000.0)).alias("t"),
+                       (F.col("event_ts") == F.col("last_ts")).alias("is_last")))
+    return windowed, centred
+
+
+def _partial_column(sensor: str, name: str):
+    from pyspark.sql import functions as F
+
+    partial = PARTIALS[name]
+    row = render_spark(partial.row_expr, F.col)
+    agg = {"count": F.count, "sum": F.sum, "min": F.min, "max": F.max}[partial.agg]
+    return agg(F.when(F.col("sensor") == F.lit(sensor), row)).alias(f"{sensor}__p_{name}")
+
+
+def _feature_column(sensor: str, agg_name: str):
+    from pyspark.sql import functions as F
+
+    agg = AGGREGATIONS[agg_name]
+
+    def column(ref: str):
+        col = F.col(f"`{sensor}__p_{ref}`")
+        return col.cast("double") if PARTIALS[ref].dtype == "bigint" and agg.dtype != "bigint" else col
+
+    return render_spark(agg.expr, column).alias(f"{sensor}__{agg_name}")
+
+
+def _spectral_frame(windowed, spec):
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    from feature_defs.spectral import spectral_features
+
+    columns = [c for c, _ in spec.columns()]
+    schema = "site_id string, equipment_id string, ws_ms long, " + ", ".join(f"`{c}` double" for c in columns)
+
+    def per_window(pdf: "pd.DataFrame") -> "pd.DataFrame":
+        values = spectral_features(pdf["event_ms"].to_numpy(), pdf["v"].to_numpy(), spec)
+        row = {"site_id": pdf["site_id"].iloc[0], "equipment_id": pdf["equipment_id"].iloc[0],
+               "ws_ms": int(pdf["ws_ms"].iloc[0]), **values}
+        return pd.DataFrame([row], columns=["site_id", "equipment_id", "ws_ms", *columns])
+
+    rows = (windowed.where(F.col("sensor") == F.lit(spec.sensor))
+            .select("site_id", "equipment_id", F.unix_millis("window_start").alias("ws_ms"),
+                    F.unix_millis("event_ts").alias("event_ms"), "v"))
+    return rows.groupBy("site_id", "equipment_id", "ws_ms").applyInPandas(per_window, schema)
+
+
+def compute_view(df_readings, view: FeatureView):
+    """The features of ``view`` over narrow readings (site_id, equipment_id, sensor, event_time, value).
+
+    Returns one row per equipment and window with ``view.output_columns``.
+
+    Example::
+
+        compute_view(readings_df, registry["machine_10m_sliding"]).orderBy("window_start").show()
+    """
+    from pyspark.sql import functions as F
+
+    check_supported(view)
+    windowed, centred = _centred(df_readings, view)
+    partial_cols = [_partial_column(s, p) for s, aggs in view.aggregations.items() for p in needed_partials(aggs)]
+    meta = [F.lit(view.name).alias("feature_view"), F.lit(view.feature_set_version).alias("feature_set_version")]
+    if partial_cols:
+        partials = centred.groupBy(*WINDOW_KEYS).agg(*partial_cols)
+    else:
+        partials = centred.select(*WINDOW_KEYS).distinct()
+    features = partials.select(*WINDOW_KEYS, *meta,
+                               *[_feature_column(s, a) for s, aggs in view.aggregations.items() for a in aggs])
+    for spec in view.spectral:
+        spectral = _spectral_frame(windowed, spec).withColumnRenamed("ws_ms", "_ws_ms")
+        features = (features.withColumn("_ws_ms", F.unix_millis("window_start"))
+                    .join(spectral, ["site_id", "equipment_id", "_ws_ms"], "left").drop("_ws_ms"))
+    for cross in view.cross_features:
+        func, left, right = cross.parse()
+        expr = CROSS_FUNCTIONS[func][0](Ref(left), Ref(right))
+        features = features.withColumn(cross.name, render_spark(expr, lambda c: F.col(f"`{c}`")))
+    return features.select(*[F.col(f"`{c}`") for c in view.output_columns])
+
+
+def describe(view: FeatureView) -> str:
+    """Printable text: the Spark stages and every column expression of ``view`` (needs no session).
+
+    Example: ``print(describe(registry["machine_1m"]))``.
+    """
+    check_supported(view)
+    size, slide = _window_spec(view)
+    col = lambda name: f"F.col({name!r})"  # noqa: E731
+    lines = [
+        f"# feature view {view.name} v{view.version}: {view.window}; feature_set_version {view.feature_set_version}",
+        "# generated by feature_defs.compile_spark.compute_view(df_readings, view)",
+        "1. dedup:     readings.where(F.col('sensor').isin(%s) & F.col('value').isNotNull()%s)" % (
+            list(view.sensors), f" & F.col('equipment_type').isin({list(view.equipment_types)})" if view.equipment_types else ""),
+        "                .groupBy('site_id', 'equipment_id', 'sensor', event_ts=F.timestamp_millis(F.unix_millis('event_time')))",
+        "                .agg(F.max('value').alias('v'))",
+        f"2. window:    F.window('event_ts', {size!r}{', ' + repr(slide) if slide else ''}) -> window_start, window_end",
+        "3. centre:    over Window.partitionBy(window_start, window_end, site_id, equipment_id, sensor):",
+        "                centre = F.avg('v'); last_ts = F.max('event_ts')",
+        "                d = v - centre; t = (F.unix_millis('event_ts') - F.unix_millis('window_start')) / 1000.0;"
+        " is_last = event_ts == last_ts",
+        "4. partials:  groupBy(window_start, window_end, site_id, equipment_id).agg(",
+    ]
+    for sensor, aggs in view.aggregations.items():
+        for name in needed_partials(aggs):
+            p = PARTIALS[name]
+            row = render_pyspark_text(p.row_expr, col)
+            lines.append(f"                {sensor}__p_{name} = F.{p.agg}(F.when(F.col('sensor') == {sensor!r}, {row})),")
+    lines.append("              )")
+    lines.append("5. features:")
+    for sensor, aggs in view.aggregations.items():
+        for agg_name in aggs:
+            agg = AGGREGATIONS[agg_name]
+            text = render_pyspark_text(agg.expr, lambda r, s=sensor, a=agg: (
+                f"F.col('{s}__p_{r}').cast('double')" if PARTIALS[r].dtype == "bigint" and a.dtype != "bigint"
+                else f"F.col('{s}__p_{r}')"))
+            lines.append(f"                {sensor}__{agg_name} = {text}")
+    for spec in view.spectral:
+        lines.append(f"6. spectral:  {spec.sensor} per window via applyInPandas(feature_defs.spectral.spectral_features)"
+                     " [spark only], left-joined on (site_id, equipment_id, window_start):")
+        lines += [f"                {c} ({kind})" for c, kind in spec.columns()]
+    for cross in view.cross_features:
+        func, left, right = cross.parse()
+        text = render_pyspark_text(CROSS_FUNCTIONS[func][0](Ref(left), Ref(right)), col)
+        lines.append(f"7. cross:     {cross.name} = {text}")
+    lines.append(f"output columns: {', '.join(view.output_columns)}")
+    return "\n".join(lines)
+
+
+__all__ = ["compute_view", "describe", "check_supported", "KEY_COLUMNS"]
