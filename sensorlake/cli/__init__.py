@@ -15,7 +15,7 @@ import sys
 from sensorlake.config import load_config
 from sensorlake.errors import SensorlakeError
 
-SUBCOMMANDS = ("services", "simulate", "ingest", "demo", "features")
+SUBCOMMANDS = ("services", "simulate", "ingest", "stream", "demo", "features")
 
 
 def build_parser() -> argparse.ArgumentParser:

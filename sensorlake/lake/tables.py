@@ -59,11 +59,12 @@ class TableSpec:
         return pa.schema([pa.field(c, _ARROW_TYPES[t]) for c, t in self.columns])
 
 
-def _table(name, columns, key, partition_by=(), description=""):
+def table_spec(name, columns, key, partition_by=(), description="") -> TableSpec:
+    """A TableSpec with the lineage columns appended."""
     return TableSpec(name, tuple(columns) + LINEAGE, tuple(key), tuple(partition_by), description)
 
 
-READINGS = _table(
+READINGS = table_spec(
     "bronze.readings",
     [
         ("site_id", "string"), ("equipment_id", "string"), ("sensor", "string"),
@@ -75,7 +76,7 @@ READINGS = _table(
     description="One sensor reading, narrow form (a value per row).",
 )
 
-EVENTS = _table(
+EVENTS = table_spec(
     "bronze.events",
     [
         ("event_id", "string"), ("site_id", "string"), ("equipment_id", "string"),
@@ -86,7 +87,7 @@ EVENTS = _table(
     description="One maintenance, failure or inspection event.",
 )
 
-EQUIPMENT = _table(
+EQUIPMENT = table_spec(
     "bronze.equipment",
     [
         ("equipment_id", "string"), ("site_id", "string"), ("equipment_type", "string"),
@@ -96,7 +97,7 @@ EQUIPMENT = _table(
     description="One asset of the fleet.",
 )
 
-QUARANTINE = _table(
+QUARANTINE = table_spec(
     "quarantine.readings",
     [
         ("ingest_id", "string"), ("raw_payload", "string"), ("reason", "string"),
@@ -109,6 +110,31 @@ QUARANTINE = _table(
     description="One rejected input: the raw payload as received, why, and where it was rejected.",
 )
 
+QUALITY_RESULTS = table_spec(
+    "quality.results",
+    [
+        ("table_name", "string"), ("table_version", "bigint"), ("scope", "string"), ("suite", "string"),
+        ("expectation", "string"), ("severity", "string"), ("kind", "string"), ("success", "boolean"),
+        ("failing_count", "bigint"), ("observed", "double"), ("checked_rows", "bigint"),
+        ("sample_keys", "string"), ("description", "string"), ("validated_at", "timestamp"),
+    ],
+    key=("run_id", "table_name", "expectation"),
+    description="One expectation's outcome in one validation run (expectations/ runner); run_id is the validation run.",
+)
+
 EVENT_TYPES = ("failure", "maintenance", "inspection")
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (READINGS, EVENTS, EQUIPMENT, QUARANTINE)}
+TABLES: dict[str, TableSpec] = {t.name: t for t in (READINGS, EVENTS, EQUIPMENT, QUARANTINE, QUALITY_RESULTS)}
+
+
+FEATURE_KEY = ("equipment_id", "window_start", "window_end")
+
+
+def silver_spec(view) -> TableSpec:
+    """The silver.features_<view> table of a feature view: one row per equipment and window.
+
+    Columns come from the view's declaration (``view.column_types()``), so the Spark backfill
+    and the streaming job write the same schema.
+    """
+    return table_spec(f"silver.features_{view.name}", tuple(view.column_types().items()), FEATURE_KEY,
+                      description=f"Features of view {view.name} (feature_set_version {view.feature_set_version}).")

@@ -1,0 +1,70 @@
+"""JVM-free Delta writes with delta-rs (``deltalake``), for the streaming job's Python operators.
+
+Tables are created with the same schema, partitioning and protocol as the Spark side
+(sensorlake.lake.tables), so Spark and delta-rs write and read each other's tables.
+
+Example::
+
+    ensure_table(cfg, READINGS)
+    append_once(cfg, READINGS, arrow_rows, app_id="sensorlake-bronze:sensor-readings:3", version=41235)
+    merge_on_key(cfg, "silver.features_machine_1m", rows, key=("equipment_id", "window_start", "window_end"))
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from sensorlake.config import Config
+from sensorlake.lake.tables import PORTABLE_PROPERTIES, TableSpec
+
+
+def ensure_table(cfg: Config, spec: TableSpec, schema: pa.Schema | None = None) -> str:
+    """Create the table at its path if absent (same schema, partitions and protocol as Spark's)."""
+    return ensure_table_at(str(cfg.table_path(spec.name)), schema or spec.arrow_schema(), spec.partition_by)
+
+
+def transaction_version(path: str, app_id: str) -> int | None:
+    """The version recorded for ``app_id`` by the last idempotent write, or None."""
+    from deltalake import DeltaTable
+
+    return DeltaTable(path).transaction_version(app_id)
+
+
+def append_once(path: str, rows: pa.Table, app_id: str, version: int, partition_by: tuple[str, ...] = ()) -> None:
+    """Append ``rows`` and record (app_id, version) in the same commit (Delta's idempotent-write id)."""
+    from deltalake import CommitProperties, Transaction, write_deltalake
+
+    write_deltalake(path, rows, mode="append", partition_by=list(partition_by) or None,
+                    commit_properties=CommitProperties(app_transactions=[Transaction(app_id, version)],
+                                                       max_commit_retries=20))
+
+
+def merge_on_key(path: str, rows: pa.Table, key: tuple[str, ...]) -> dict:
+    """Upsert ``rows`` on ``key``: replace the matching rows, insert the others; return delta-rs metrics."""
+    from deltalake import CommitProperties, DeltaTable
+
+    predicate = " AND ".join(f"t.{k} = s.{k}" for k in key)
+    return (
+        DeltaTable(path)
+        .merge(rows, predicate=predicate, source_alias="s", target_alias="t",
+               commit_properties=CommitProperties(max_commit_retries=20))
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
+
+
+def ensure_table_at(path: str, schema: pa.Schema, partition_by: tuple[str, ...] = ()) -> str:
+    """Create a Delta table at ``path`` with ``schema`` if absent (portable protocol)."""
+    from deltalake import DeltaTable
+
+    if not DeltaTable.is_deltatable(path):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        try:
+            DeltaTable.create(path, schema, partition_by=list(partition_by) or None,
+                              configuration=dict(PORTABLE_PROPERTIES))
+        except Exception:
+            if not DeltaTable.is_deltatable(path):
+                raise
+    return path

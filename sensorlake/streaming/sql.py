@@ -1,0 +1,167 @@
+"""Flink SQL of the streaming job: the Kafka source, per-record checks, and per-partition batches.
+
+The hot path stays in Flink SQL built-ins (JVM): JSON parsing, the checks against the declared
+physical ranges, lateness against the watermark, and the batching of rows per Kafka partition
+into newline-delimited JSON, so Python sees a few batches a second instead of every record.
+
+Reasons (first match wins) are those of batch ingest (sensorlake.ingest.readings) plus
+``late``: a reading whose event time is at or behind the latest event time of its Kafka partition
+minus the allowed lateness. The windows' watermark (the minimum over partitions of the same
+bound) is never ahead of that, so every reading the windows would drop is quarantined as late
+instead, never silently; and the verdict depends only on the partition's order, so a replay
+after a failure gives the same one.
+
+Example::
+
+    t_env.execute_sql(kafka_source_ddl(cfg, lateness_ms=10_000))
+    t_env.execute_sql(classified_view_sql(equipment, types))
+    t_env.execute_sql(valid_readings_view_sql())      # what the feature SQL reads
+    batches = t_env.sql_query(partition_batches_sql(flush_ms=2000))
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from sensorlake.config import Config
+from sensorlake.equipment import EquipmentType
+
+SOURCE_TABLE = "kafka_readings"
+CLASSIFIED_VIEW = "classified_readings"
+VALID_VIEW = "readings"
+EVENT_TIME_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSSX"   # 2026-01-05T00:00:00.500Z, as the simulator writes
+KEYS = ("site_id", "equipment_id", "sensor", "event_time", "unit")
+
+
+def _s(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def interval_ms(ms: int) -> str:
+    return f"INTERVAL '{ms / 1000:g}' SECOND"
+
+
+def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, group_id: str = "sensorlake-stream",
+                     startup_mode: str = "group-offsets", bounded: bool = False) -> str:
+    """CREATE TABLE for the readings topic: raw payload, Kafka coordinates, event time and watermark.
+
+    Rows whose event time cannot be parsed get the epoch as event time, so they never move the
+    watermark; they are quarantined by the checks. ``startup_mode`` group-offsets falls back to
+    the earliest offset for a new consumer group. ``bounded`` stops at the offsets that are
+    latest when the job starts (tests, benchmarks, reprocessing).
+    """
+    topic = topic or cfg.get("kafka.topic")
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.servers": cfg.kafka_bootstrap,
+        "properties.group.id": group_id,
+        "properties.auto.offset.reset": "earliest",
+        "scan.startup.mode": startup_mode,
+        "format": "raw",
+        "raw.charset": "UTF-8",
+    }
+    if bounded:
+        options["scan.bounded.mode"] = "latest-offset"
+    with_clause = ",\n  ".join(f"{_s(k)} = {_s(v)}" for k, v in options.items())
+    return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
+  payload STRING,
+  kafka_topic STRING METADATA FROM 'topic' VIRTUAL,
+  kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+  kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+  produced_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+  event_time AS COALESCE(TO_TIMESTAMP_LTZ(JSON_VALUE(payload, '$.event_time'), '{EVENT_TIME_FORMAT}'), TO_TIMESTAMP_LTZ(0, 3)),
+  proc_time AS PROCTIME(),
+  WATERMARK FOR event_time AS event_time - {interval_ms(lateness_ms)}
+) WITH (
+  {with_clause}
+)"""
+
+
+def _equipment_type_sql(equipment: Mapping[str, str]) -> str:
+    if not equipment:
+        return "CAST(NULL AS STRING)"
+    cases = " ".join(f"WHEN {_s(eq)} THEN {_s(t)}" for eq, t in sorted(equipment.items()))
+    return f"CASE equipment_id {cases} END"
+
+
+def _range_sql(types: Mapping[str, EquipmentType], bound: str) -> str:
+    cases = " ".join(
+        f"WHEN equipment_type = {_s(t.name)} AND sensor = {_s(s.name)} THEN CAST({getattr(s, bound)!r} AS DOUBLE)"
+        for t in types.values() for s in t.sensors.values()
+    )
+    return f"CASE {cases} END" if cases else "CAST(NULL AS DOUBLE)"
+
+
+def classified_view_sql(equipment: Mapping[str, str], types: Mapping[str, EquipmentType], lateness_ms: int) -> str:
+    """Every record with its parsed fields and ``reason`` (NULL for a valid reading).
+
+    ``equipment`` maps equipment_id to equipment type (bronze.equipment at job start);
+    ``types`` declares each type's sensors and physical ranges (equipment_types.yaml).
+    """
+    missing = " OR ".join(f"COALESCE(TRIM({k}), '') = ''" for k in ("site_id", "equipment_id", "sensor", "event_time_text", "unit"))
+    return f"""CREATE TEMPORARY VIEW {CLASSIFIED_VIEW} AS
+SELECT *,
+  CASE
+    WHEN NOT is_json THEN 'malformed_json'
+    WHEN {missing} OR (value_text IS NULL AND NOT has_nan) THEN 'missing_key'
+    WHEN parsed_time IS NULL THEN 'bad_timestamp'
+    WHEN has_nan THEN 'nan_value'
+    WHEN `value` IS NULL THEN 'bad_value'
+    WHEN equipment_type IS NULL THEN 'unknown_equipment'
+    WHEN range_min IS NULL THEN 'unknown_sensor'
+    WHEN `value` < range_min OR `value` > range_max THEN 'out_of_range'
+    WHEN event_time <= partition_max_time - {interval_ms(lateness_ms)} THEN 'late'
+  END AS reason
+FROM (
+  SELECT *, {_range_sql(types, 'min')} AS range_min, {_range_sql(types, 'max')} AS range_max,
+    -- lateness is judged per Kafka partition, in offset order: deterministic on replay, and never
+    -- looser than the watermark the windows use (the minimum over partitions)
+    MAX(parsed_time) OVER (PARTITION BY kafka_partition ORDER BY proc_time
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS partition_max_time
+  FROM (
+    SELECT payload, kafka_topic, kafka_partition, kafka_offset, produced_at, event_time, proc_time,
+      TO_TIMESTAMP_LTZ(JSON_VALUE(doc, '$.event_time'), '{EVENT_TIME_FORMAT}') AS parsed_time,
+      is_json, has_nan,
+      JSON_VALUE(doc, '$.site_id') AS site_id,
+      JSON_VALUE(doc, '$.equipment_id') AS equipment_id,
+      JSON_VALUE(doc, '$.sensor') AS sensor,
+      JSON_VALUE(doc, '$.event_time') AS event_time_text,
+      JSON_VALUE(doc, '$.unit') AS unit,
+      JSON_VALUE(doc, '$.value') AS value_text,
+      TRY_CAST(JSON_VALUE(doc, '$.value') AS DOUBLE) AS `value`,
+      {_equipment_type_sql(equipment).replace('equipment_id', "JSON_VALUE(doc, '$.equipment_id')")} AS equipment_type
+    FROM (
+      SELECT *,
+        -- a NaN literal is not JSON: read the record with it as null, and remember it was NaN
+        payload IS JSON OBJECT OR nan_free IS JSON OBJECT AS is_json,
+        NOT (payload IS JSON OBJECT) AND nan_free IS JSON OBJECT AS has_nan,
+        CASE WHEN payload IS JSON OBJECT THEN payload ELSE nan_free END AS doc
+      FROM (SELECT *, REGEXP_REPLACE(payload, '"value"\\s*:\\s*-?NaN', '"value": null') AS nan_free FROM {SOURCE_TABLE})
+    )
+  )
+)"""
+
+
+def valid_readings_view_sql() -> str:
+    """The valid readings, in the source shape the compiled feature SQL expects."""
+    return f"""CREATE TEMPORARY VIEW {VALID_VIEW} AS
+SELECT site_id, equipment_id, sensor, event_time, `value`, equipment_type
+FROM {CLASSIFIED_VIEW} WHERE reason IS NULL"""
+
+
+def partition_batches_sql(flush_ms: int) -> str:
+    """Per Kafka partition and processing-time slice, every record as one newline-delimited JSON text.
+
+    Rows of a partition keep their offset order from the source through this window, so batch
+    k of a partition holds offsets above those of batch k-1: the writers' idempotence relies on it.
+    """
+    row_json = ("JSON_OBJECT(KEY 'o' VALUE kafka_offset, KEY 'r' VALUE reason, KEY 'site_id' VALUE site_id, "
+                "KEY 'equipment_id' VALUE equipment_id, KEY 'sensor' VALUE sensor, "
+                "KEY 't' VALUE event_time_text, "
+                "KEY 'value' VALUE CASE WHEN reason IS NULL THEN `value` END, KEY 'unit' VALUE unit, "
+                "KEY 'p' VALUE CASE WHEN reason IS NOT NULL THEN payload END)")
+    return f"""SELECT kafka_topic, kafka_partition, MAX(kafka_offset) AS max_offset, COUNT(*) AS n,
+  CAST(MAX(produced_at) AS STRING) AS last_produced_at,
+  LISTAGG({row_json}, '\n') AS rows_json
+FROM TABLE(TUMBLE(TABLE {CLASSIFIED_VIEW}, DESCRIPTOR(proc_time), {interval_ms(flush_ms)}))
+GROUP BY kafka_topic, kafka_partition, window_start, window_end"""

@@ -1,0 +1,1 @@
+"""PyFlink jobs: each file runs under ``flink run -py`` and backs a ``sensorlake`` subcommand."""
