@@ -2,19 +2,14 @@
 
 A known stream with every kind of bad record goes through ``streaming_jobs/sensor_features.py``
 (running unbounded, as in production, in its own process); the test waits until the writers
-have committed every offset of the topic, stops the job, and accounts for every record.
+have committed every offset of the topic (read from the Delta log), stops the job, and
+accounts for every record.
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
-import yaml
-from deltalake import DeltaTable
 
 from feature_defs.compile_spark import compute_view
 from feature_defs.registry import load_registry
@@ -25,7 +20,7 @@ from sensorlake.simulator.bad_records import InjectionSettings
 from sensorlake.simulator.fleet import Fleet, FleetSettings
 from sensorlake.simulator.history import write_history
 from sensorlake.simulator.live import produce_live
-from tests.conftest import REPO_ROOT
+from sensorlake.streaming.runner import start_stream_job, stop_stream_job, topic_end_offsets, wait_until_written
 from tests.feature_defs.engines import assert_same_features
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,14 +35,6 @@ def stream_cfg(cfg: Config) -> Config:
     return Config(data=data, base_dir=cfg.base_dir)
 
 
-def committed_offsets(cfg: Config, table: str, app: str, partitions: int) -> list[int | None]:
-    path = str(cfg.table_path(table))
-    if not DeltaTable.is_deltatable(path):
-        return [None] * partitions
-    table_ = DeltaTable(path)
-    return [table_.transaction_version(f"{app}:{TOPIC}:{p}") for p in range(partitions)]
-
-
 @pytest.fixture(scope="module")
 def streamed(kafka, spark, tmp_path_factory):
     cfg = stream_cfg(kafka)
@@ -60,29 +47,12 @@ def streamed(kafka, spark, tmp_path_factory):
     manifest = produce_live(cfg, Fleet(types, FleetSettings.from_config(cfg, **settings)),
                             InjectionSettings(bad_rate=0.01, seed=5, allowed_lateness_s=60), count=RECORDS,
                             manifest_path=work / "manifest.json")
-    config_file = work / "sensorlake.yaml"
-    config_file.write_text(yaml.safe_dump(cfg.data))
-    log = open(work / "job.log", "w")
-    job = subprocess.Popen([sys.executable, str(REPO_ROOT / "streaming_jobs" / "sensor_features.py"),
-                            "--config", str(config_file), "--run-id", RUN_ID],
-                           cwd=cfg.base_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    ends = [manifest["counts"]["per_partition"].get(str(p), {}).get("total_records_emitted", 0) - 1 for p in range(2)]
+    job = start_stream_job(cfg, RUN_ID, work / "job.log")
     try:
-        deadline = time.monotonic() + 420
-        while time.monotonic() < deadline:
-            done = [committed_offsets(cfg, t, a, 2) for t, a in
-                    (("bronze.readings", "sensorlake-bronze"), ("quarantine.readings", "sensorlake-quarantine"))]
-            if all(v is not None and v >= end for offsets in done for v, end in zip(offsets, ends) if end >= 0):
-                break
-            assert job.poll() is None, f"the streaming job stopped early; see {work / 'job.log'}"
-            time.sleep(3)
-        else:
-            pytest.fail(f"the writers did not reach the topic's end offsets {ends} in time; see {work / 'job.log'}")
+        wait_until_written(cfg, topic_end_offsets(cfg), job, timeout_s=420)
         time.sleep(5)  # let the silver writer flush the windows the watermark closed
     finally:
-        os.killpg(job.pid, signal.SIGTERM)
-        job.wait(timeout=60)
-        log.close()
+        stop_stream_job(job)
     return cfg, manifest
 
 

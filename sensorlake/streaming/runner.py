@@ -1,0 +1,93 @@
+"""Run the streaming job as its own process and follow its progress through the Delta log.
+
+The writers record, per Kafka partition, the highest offset committed to bronze.readings and
+quarantine.readings (Delta transaction ids), so "caught up" is a fact read from the tables.
+
+Example::
+
+    job = start_stream_job(cfg, run_id="demo", log_path=Path("stream.log"))
+    wait_until_written(cfg, topic_end_offsets(cfg), job, timeout_s=300)
+    stop_stream_job(job)
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from sensorlake.config import Config
+from sensorlake.errors import ServiceError
+
+JOB_FILE = Path(__file__).resolve().parents[2] / "streaming_jobs" / "sensor_features.py"
+WRITER_APPS = {"bronze.readings": "sensorlake-bronze", "quarantine.readings": "sensorlake-quarantine"}
+
+
+def start_stream_job(cfg: Config, run_id: str, log_path: Path, extra_args: tuple[str, ...] = ()) -> subprocess.Popen:
+    """Start streaming_jobs/sensor_features.py with this configuration, in its own process group."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    config_file = log_path.with_suffix(".config.yaml")
+    config_file.write_text(yaml.safe_dump(cfg.data))
+    with open(log_path, "w") as log:
+        return subprocess.Popen([sys.executable, str(JOB_FILE), "--config", str(config_file), "--run-id", run_id, *extra_args],
+                                cwd=cfg.base_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_stream_job(job: subprocess.Popen, timeout_s: float = 60) -> None:
+    """Stop the job's whole process group (the mini cluster and its Python workers)."""
+    if job.poll() is None:
+        os.killpg(job.pid, signal.SIGTERM)
+        try:
+            job.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
+
+
+def topic_end_offsets(cfg: Config, topic: str | None = None) -> dict[int, int]:
+    """Partition -> offset of the last record in the topic (-1 for an empty partition)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = topic or cfg.get("kafka.topic")
+    consumer = Consumer({"bootstrap.servers": cfg.kafka_bootstrap, "group.id": "sensorlake-offsets-probe"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] - 1 for p in partitions}
+    finally:
+        consumer.close()
+
+
+def committed_offsets(cfg: Config, table: str, topic: str, partitions) -> dict[int, int | None]:
+    """Partition -> highest offset the stream has committed to ``table`` (None: nothing yet)."""
+    from deltalake import DeltaTable
+
+    path = str(cfg.table_path(table))
+    if not DeltaTable.is_deltatable(path):
+        return {p: None for p in partitions}
+    delta = DeltaTable(path)
+    return {p: delta.transaction_version(f"{WRITER_APPS[table]}:{topic}:{p}") for p in partitions}
+
+
+def wait_until_written(cfg: Config, end_offsets: dict[int, int], job: subprocess.Popen | None = None,
+                       timeout_s: float = 600, topic: str | None = None, poll_s: float = 3.0) -> float:
+    """Wait until bronze and quarantine hold every offset up to ``end_offsets``; return seconds waited."""
+    topic = topic or cfg.get("kafka.topic")
+    started = time.monotonic()
+    pending = {p: end for p, end in end_offsets.items() if end >= 0}
+    while time.monotonic() - started < timeout_s:
+        done = all(
+            (v is not None and v >= pending[p])
+            for table in WRITER_APPS for p, v in committed_offsets(cfg, table, topic, pending).items()
+        )
+        if done:
+            return time.monotonic() - started
+        if job is not None and job.poll() is not None:
+            raise ServiceError(f"the streaming job stopped (exit {job.returncode}) before writing every record",
+                               hint="see its log for the cause")
+        time.sleep(poll_s)
+    raise ServiceError(f"the streaming job did not write up to offsets {pending} of topic {topic} in {timeout_s:.0f} s",
+                       hint="see its log; the job may be overloaded or failing to start")
