@@ -1,6 +1,7 @@
 """The end-to-end demo on embedded defaults: services, a simulated fleet, ingest, live stream, MLflow.
 
 Each step prints what it did; the summary says where to look (Delta paths, SQL, the MLflow UI).
+The live phase runs the real streaming job (PyFlink local mini cluster) against the broker.
 Services stay up afterwards so the UI can be browsed; ``sensorlake services down`` stops them.
 
 Example::
@@ -9,6 +10,7 @@ Example::
 """
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -16,8 +18,9 @@ from pathlib import Path
 from sensorlake import services
 from sensorlake.config import Config
 from sensorlake.equipment import load_equipment_types
-from sensorlake.lake.tables import TABLES
 from sensorlake.progress import Progress
+from sensorlake.streaming.runner import (rows_of_run, start_stream_job, stop_stream_job, topic_end_offsets,
+                                         wait_for_rows, wait_until_written)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_DATASETS = {
@@ -48,30 +51,37 @@ def _simulate_history(cfg: Config, out: Path, days: float, equipment_per_type: i
     return write_history(fleet, out, fmt="parquet", injection=injection, progress=Progress("simulate", unit="readings"))
 
 
+def _live_start(cfg: Config) -> str:
+    """Now, or after the last streamed reading if an earlier demo's fleet ran ahead of the clock.
+
+    The live simulator runs simulated time faster than the wall clock; starting a second demo
+    at "now" would replay event times the stream has passed, and the stream would rightly
+    quarantine them as late.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    start = dt.datetime.now(dt.timezone.utc)
+    path = str(cfg.table_path("bronze.readings"))
+    if DeltaTable.is_deltatable(path):
+        streamed = DeltaTable(path).to_pyarrow_dataset().to_table(
+            columns=["event_time"], filter=ds.field("source") == f"kafka:{cfg.get('kafka.topic')}")
+        latest = pc.max(streamed.column("event_time")).as_py() if streamed.num_rows else None
+        if latest is not None:
+            start = max(start, latest + dt.timedelta(minutes=5))
+    return start.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def _produce_live(cfg: Config, seconds: float, rate: float, manifest_path: Path) -> dict:
     from sensorlake.simulator.bad_records import InjectionSettings
     from sensorlake.simulator.fleet import Fleet, FleetSettings
     from sensorlake.simulator.live import produce_live
 
-    fleet = Fleet(load_equipment_types(cfg.equipment_types_file), FleetSettings.from_config(cfg, start=None))
+    fleet = Fleet(load_equipment_types(cfg.equipment_types_file), FleetSettings.from_config(cfg, start=_live_start(cfg)))
     return produce_live(cfg, fleet, InjectionSettings(bad_rate=0.01, seed=fleet.settings.seed), rate=rate,
                         duration_s=seconds, manifest_path=manifest_path,
                         progress=Progress("produce", unit="records"))
-
-
-def _topic_size(cfg: Config, topic: str) -> int:
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": cfg.kafka_bootstrap, "group.id": "sensorlake-demo-check"})
-    try:
-        md = consumer.list_topics(topic, timeout=10)
-        total = 0
-        for p in md.topics[topic].partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            total += high - low
-        return total
-    finally:
-        consumer.close()
 
 
 def _log_pipeline_run(cfg: Config, table_versions: dict, metrics: dict, manifest: Path) -> str:
@@ -92,6 +102,7 @@ def run_demo(cfg: Config, days: float = 1.0, equipment_per_type: int | None = No
     from delta.tables import DeltaTable
 
     from sensorlake.ingest import ingest_path, load_mapping
+    from sensorlake.lake.catalog import register_tables
     from sensorlake.lake.spark import build_spark_session
 
     step = Steps(out)
@@ -117,16 +128,29 @@ def run_demo(cfg: Config, days: float = 1.0, equipment_per_type: int | None = No
     for report in reports:
         print("  " + report.summary(), file=out)
 
-    step(f"live: the simulator produces to Kafka for {live_seconds:g} s at {live_rate:,.0f} readings/s (1% bad records)")
+    step(f"live: the simulator produces to Kafka for {live_seconds:g} s at {live_rate:,.0f} readings/s (1% bad records); "
+         "the PyFlink job writes bronze, quarantine and silver")
     topic = cfg.get("kafka.topic")
-    live = _produce_live(cfg, live_seconds, live_rate, work / "live-manifest.json")
+    stream_run = f"demo-stream-{int(time.time())}"
+    job = start_stream_job(cfg, stream_run, cfg.log_dir / "demo-stream.log")
+    try:
+        live = _produce_live(cfg, live_seconds, live_rate, work / "live-manifest.json")
+        waited = wait_until_written(cfg, topic_end_offsets(cfg, topic), job, timeout_s=600)
+        # The first windows close once the watermark passes them: an empty partition holds it
+        # back until streaming.idle_timeout_s after the job started.
+        wait_for_rows(cfg, "silver.features_machine_1m", stream_run, job, timeout_s=240)
+        time.sleep(2 * float(cfg.get("streaming.flush_interval_s")))
+    finally:
+        stop_stream_job(job)
     print(f"  delivered {live['counts'].get('delivered', 0):,} records to topic {topic!r} "
           f"(injected: {', '.join(f'{k}={v}' for k, v in live['counts']['injected'].items() if v)}); "
-          f"the topic now holds {_topic_size(cfg, topic):,} records", file=out)
+          f"the job caught up {waited:.0f} s after the producer finished (log: {cfg.log_dir / 'demo-stream.log'})", file=out)
+    for table in ("bronze.readings", "quarantine.readings", "silver.features_machine_1m"):
+        print(f"  {table}: {rows_of_run(cfg, table, stream_run):,} rows from this stream", file=out)
 
     step("MLflow: record the run with the Delta table versions it produced")
     versions = {name: DeltaTable.forPath(spark, str(cfg.table_path(name))).history(1).collect()[0]["version"]
-                for name in TABLES if cfg.table_path(name).exists()}
+                for name in register_tables(spark, cfg)}
     table_counts = {name: spark.sql(f"SELECT count(*) AS n FROM {name}").collect()[0]["n"] for name in versions}
     run_id = _log_pipeline_run(cfg, versions, {f"rows.{k}": v for k, v in table_counts.items()}, work / "history" / "manifest.json")
 

@@ -91,3 +91,31 @@ def wait_until_written(cfg: Config, end_offsets: dict[int, int], job: subprocess
         time.sleep(poll_s)
     raise ServiceError(f"the streaming job did not write up to offsets {pending} of topic {topic} in {timeout_s:.0f} s",
                        hint="see its log; the job may be overloaded or failing to start")
+
+
+def rows_of_run(cfg: Config, table: str, run_id: str) -> int:
+    """Rows ``run_id`` has written to ``table`` (0 when the table does not exist yet)."""
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    path = str(cfg.table_path(table))
+    if not DeltaTable.is_deltatable(path):
+        return 0
+    return DeltaTable(path).to_pyarrow_dataset().count_rows(filter=ds.field("run_id") == run_id)
+
+
+def wait_for_rows(cfg: Config, table: str, run_id: str, job: subprocess.Popen | None = None,
+                  timeout_s: float = 180, poll_s: float = 3.0) -> int:
+    """Wait until ``run_id`` has written rows to ``table`` (e.g. the first closed windows); return the count."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        n = rows_of_run(cfg, table, run_id)
+        if n:
+            return n
+        if job is not None and job.poll() is not None:
+            raise ServiceError(f"the streaming job stopped (exit {job.returncode}) before writing {table}",
+                               hint="see its log for the cause")
+        time.sleep(poll_s)
+    raise ServiceError(f"no rows of run {run_id} reached {table} in {timeout_s:.0f} s",
+                       hint="windows close when the watermark passes them; an idle partition holds it back "
+                            "for streaming.idle_timeout_s")
