@@ -130,3 +130,13 @@ def test_a_mapping_naming_absent_columns_is_an_error_listing_them(spark, cfg, sh
 def test_a_csv_without_a_mapping_is_refused_with_a_hint(spark, cfg, shared_data):
     with pytest.raises(ConfigError, match="--mapping"):
         ingest_path(spark, cfg, shared_data / "ai4i2020" / "ai4i2020.csv")
+
+
+def test_the_ingest_job_exits_non_zero_naming_a_file_it_cannot_read(spark, cfg, tmp_path, capsys):
+    from batch_jobs import ingest_history
+
+    overrides = [f"--set=lake.root={cfg.lake_root}", f"--set=runtime.jars_dir={cfg.jars_dir}",
+                 f"--set=lake.metastore_dir={cfg.path('lake.metastore_dir')}"]
+    code = ingest_history.main([str(tmp_path / "gone.csv"), "--mapping", str(MAPPINGS / "ai4i2020.yaml"),
+                                "--no-validate", *overrides])
+    assert code == 1 and "gone.csv" in capsys.readouterr().err
