@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sensorlake.config import load_config
-from sensorlake.errors import ConfigError, SensorlakeError
+from sensorlake.entrypoint import run_job
+from sensorlake.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -70,16 +70,7 @@ def run(args, cfg) -> int:
 
 
 def main(argv=None) -> int:
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-    parser.add_argument("--config")
-    parser.add_argument("--profile")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
-    args = parser.parse_args(argv)
-    try:
-        return run(args, load_config(args.config, args.profile, args.overrides))
-    except SensorlakeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_job(__doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def equipment_registry(cfg: Config) -> dict[str, str]:
     return {r["equipment_id"]: r["equipment_type"] for r in rows if r["equipment_id"]}
 
 
-def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = None, bounded: bool = False) -> str:
+def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = None) -> str:
     """Add the raw path and one feature path per view to ``env``; return the run id used for lineage."""
     from pyflink.common import Types
 
@@ -70,7 +70,7 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
     run_id = run_id or f"stream-{uuid.uuid4().hex[:12]}"
     lateness_ms = max([v.allowed_lateness_ms for v in views] or [int(float(cfg.get("streaming.allowed_lateness_s", 10)) * 1000)])
     flush_ms = int(float(cfg.get("streaming.flush_interval_s", 2)) * 1000)
-    t_env.execute_sql(sql.kafka_source_ddl(cfg, lateness_ms, group_id=cfg.get("streaming.group_id"), bounded=bounded))
+    t_env.execute_sql(sql.kafka_source_ddl(cfg, lateness_ms, group_id=cfg.get("streaming.group_id")))
     t_env.execute_sql(sql.classified_view_sql(equipment_registry(cfg), load_equipment_types(cfg.equipment_types_file), lateness_ms))
     t_env.execute_sql(sql.valid_readings_view_sql())
 

@@ -41,13 +41,13 @@ def interval_ms(ms: int) -> str:
 
 
 def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, group_id: str = "sensorlake-stream",
-                     startup_mode: str = "group-offsets", bounded: bool = False) -> str:
+                     startup_mode: str = "group-offsets") -> str:
     """CREATE TABLE for the readings topic: raw payload, Kafka coordinates, event time and watermark.
 
     Rows whose event time cannot be parsed get the epoch as event time, so they never move the
     watermark; they are quarantined by the checks. ``startup_mode`` group-offsets falls back to
-    the earliest offset for a new consumer group. ``bounded`` stops at the offsets that are
-    latest when the job starts (tests, benchmarks, reprocessing).
+    the earliest offset for a new consumer group. The source is unbounded on purpose: the
+    per-partition batches close on processing time, which a bounded source's end would cut short.
     """
     topic = topic or cfg.get("kafka.topic")
     options = {
@@ -60,8 +60,6 @@ def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, gr
         "format": "raw",
         "raw.charset": "UTF-8",
     }
-    if bounded:
-        options["scan.bounded.mode"] = "latest-offset"
     with_clause = ",\n  ".join(f"{_s(k)} = {_s(v)}" for k, v in options.items())
     return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
   payload STRING,
