@@ -38,10 +38,24 @@ def ensure_table(spark, cfg: Config, spec: TableSpec) -> str:
     return path
 
 
+def _registered_location(spark, name: str) -> str | None:
+    if not spark.catalog.tableExists(name):
+        return None
+    rows = spark.sql(f"DESCRIBE TABLE EXTENDED {name}").where("col_name = 'Location'").collect()
+    return rows[0]["data_type"] if rows else None
+
+
 def register_table(spark, name: str, path: str) -> None:
-    """Register an existing Delta path under ``layer.name`` (no-op if already registered)."""
+    """Register a Delta path under ``layer.name``; a name pointing elsewhere is re-pointed here.
+
+    The lake root is the truth: after the lake moves (or another configuration wrote the
+    metastore), the names follow the configured paths. Dropping an external table keeps its data.
+    """
     layer = name.split(".")[0]
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {layer}")
+    location = _registered_location(spark, name)
+    if location is not None and location.removeprefix("file:").rstrip("/") != str(path).rstrip("/"):
+        spark.sql(f"DROP TABLE {name}")
     spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{_quote(path)}'")
 
 
