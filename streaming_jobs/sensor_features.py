@@ -1,7 +1,9 @@
 """Real-time sensor features: Kafka -> checks -> bronze.readings / quarantine.readings, views -> silver.
 
-    flink run -m 127.0.0.1:8081 -py streaming_jobs/sensor_features.py -pyfs . -- --profile cluster
+    FLINK_CONF_DIR=.sensorlake/flink/conf flink run -d -py streaming_jobs/sensor_features.py -- --profile cluster
     sensorlake stream [--views machine_1m]          # PyFlink's local mini cluster
+
+(README, "Run the streaming job on a Flink cluster": where the ``flink`` CLI is, and why no -pyfs.)
 
 Runs until cancelled; a restart resumes from the consumer group's committed offsets (or a
 checkpoint / savepoint), and the writers' Delta transaction ids make the replay add nothing.

@@ -7,20 +7,28 @@ PyFlink ships Flink's ``bin/``, ``conf/`` and ``lib/`` inside the package. This 
 and ``taskmanager.sh start-foreground`` as two process groups of our own, so stopping is clean.
 Flink's own log files go to ``<log_dir>/flink``. Health: REST ``/overview`` lists a taskmanager.
 
+Jobs go in with the ``flink`` CLI as a user submits them (``submit_python_job``) and are followed
+and cancelled through REST. Fault tests crash the taskmanager (``kill_taskmanager``: SIGKILL of
+its process group) and start a new one (``restart_taskmanager``).
+
 Example::
 
     from sensorlake.services import flink_cluster
     flink_cluster.start(cfg)
-    cli, env = flink_cluster.flink_cli(cfg)
-    subprocess.run([cli, "run", "-py", "streaming_jobs/features.py"], env=env, check=True)
+    job_id = flink_cluster.submit_python_job(cfg, "streaming_jobs/sensor_features.py", ["--profile", "cluster"])
+    flink_cluster.kill_taskmanager(cfg); flink_cluster.restart_taskmanager(cfg)   # the job fails over
+    flink_cluster.cancel_job(cfg, job_id)
     flink_cluster.stop(cfg)
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -33,6 +41,7 @@ NAME = "flink"
 JOBMANAGER, TASKMANAGER = "flink-jobmanager", "flink-taskmanager"
 PROCESSES = (JOBMANAGER, TASKMANAGER)
 START_TIMEOUT_S = 120
+TERMINAL_JOB_STATES = ("FAILED", "CANCELED", "FINISHED", "SUSPENDED")
 
 
 def pyflink_home() -> Path:
@@ -160,22 +169,64 @@ def healthy(cfg) -> bool:
         return False
 
 
+def _rest(cfg, path: str, method: str = "GET") -> dict:
+    request = urllib.request.Request(f"{address(cfg)}{path}", method=method)
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        body = resp.read()
+    return json.loads(body) if body else {}
+
+
+def taskmanager_ids(cfg) -> set[str]:
+    """Ids of the taskmanagers registered with the jobmanager (REST ``/taskmanagers``)."""
+    return {tm["id"] for tm in _rest(cfg, "/taskmanagers").get("taskmanagers", [])}
+
+
+def _start_taskmanager(cfg) -> None:
+    process.start_process(cfg, TASKMANAGER, ["bash", pyflink_home() / "bin" / "taskmanager.sh", "start-foreground"],
+                          env=environment(cfg), cwd=home(cfg))
+
+
 def start(cfg) -> float:
     """Start jobmanager and taskmanager; wait until a taskmanager registers; return seconds taken."""
     process.ensure_port_free(cfg, cfg.get("flink.rest_port"), "flink (REST)", "flink.rest_port")
     process.ensure_port_free(cfg, cfg.get("flink.rpc_port"), "flink (jobmanager RPC)", "flink.rpc_port")
     write_config(cfg)
-    bin_dir, env = pyflink_home() / "bin", environment(cfg)
     try:
-        process.start_process(cfg, JOBMANAGER, ["bash", bin_dir / "jobmanager.sh", "start-foreground"],
-                              env=env, cwd=home(cfg))
-        process.start_process(cfg, TASKMANAGER, ["bash", bin_dir / "taskmanager.sh", "start-foreground"],
-                              env=env, cwd=home(cfg))
+        process.start_process(cfg, JOBMANAGER, ["bash", pyflink_home() / "bin" / "jobmanager.sh", "start-foreground"],
+                              env=environment(cfg), cwd=home(cfg))
+        _start_taskmanager(cfg)
         return process.wait_healthy(cfg, JOBMANAGER, lambda: _both_up(cfg), START_TIMEOUT_S,
                                     what=f"GET {address(cfg)}/overview lists a taskmanager")
     except ServiceError:
         stop(cfg)
         raise
+
+
+def kill_taskmanager(cfg) -> int:
+    """SIGKILL the taskmanager's process group (its JVM and the Python workers it forked), as a crash would.
+
+    The jobmanager notices the loss by its heartbeat; the running jobs fail over under their
+    restart strategy once a taskmanager offers slots again (``restart_taskmanager``). Returns the pid.
+    Example: ``kill_taskmanager(cfg); restart_taskmanager(cfg)``.
+    """
+    return process.kill_process(cfg, TASKMANAGER)
+
+
+def restart_taskmanager(cfg) -> float:
+    """Start a new taskmanager (after ``kill_taskmanager`` or a crash); return seconds until it registers."""
+    if process.is_running(cfg, TASKMANAGER):
+        raise ServiceError(f"{TASKMANAGER} is still running", hint="stop or kill it before starting another")
+    before = taskmanager_ids(cfg)
+    _start_taskmanager(cfg)
+
+    def registered() -> bool:
+        if not process.is_running(cfg, TASKMANAGER):
+            log = process.log_file(cfg, TASKMANAGER)
+            raise ServiceError(f"{TASKMANAGER} exited during start-up; see {log}:\n{process.tail(log)}")
+        return bool(taskmanager_ids(cfg) - before)
+
+    return process.wait_healthy(cfg, TASKMANAGER, registered, START_TIMEOUT_S,
+                                what=f"GET {address(cfg)}/taskmanagers lists a new taskmanager")
 
 
 def _both_up(cfg) -> bool:
@@ -190,3 +241,53 @@ def stop(cfg) -> bool:
     stopped_tm = process.stop_process(cfg, TASKMANAGER, timeout=20)
     stopped_jm = process.stop_process(cfg, JOBMANAGER, timeout=20)
     return stopped_tm or stopped_jm
+
+
+def submit_python_job(cfg, script: str | os.PathLike, args=(), cwd: str | os.PathLike | None = None,
+                      timeout_s: float = 300) -> str:
+    """``flink run -d -py script -- args`` on this cluster, as a user would; return the job id.
+
+    Example: ``job_id = submit_python_job(cfg, "streaming_jobs/sensor_features.py", ["--profile", "cluster"])``.
+    """
+    cli, env = flink_cli(cfg)
+    argv = [cli, "run", "-d", "-py", str(script), "--", *map(str, args)]
+    try:
+        result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ServiceError(f"`flink run -py {script}` did not return in {timeout_s:.0f} s",
+                           hint=f"see the client log under {log_dir(cfg)}") from None
+    found = re.search(r"JobID ([0-9a-f]{32})", result.stdout)
+    if result.returncode != 0 or not found:
+        output = (result.stdout + result.stderr).strip().splitlines()
+        raise ServiceError(f"`flink run -py {script}` failed (exit {result.returncode}):\n" + "\n".join(output[-40:]),
+                           hint=f"see the client log under {log_dir(cfg)}")
+    return found.group(1)
+
+
+def jobs_overview(cfg) -> list[dict]:
+    """REST ``/jobs/overview``: every job the jobmanager knows (jid, name, state, ...)."""
+    return _rest(cfg, "/jobs/overview")["jobs"]
+
+
+def job_details(cfg, job_id: str) -> dict:
+    """REST ``/jobs/<id>``: name, state (RUNNING, RESTARTING, FAILED, ...), vertices."""
+    return _rest(cfg, f"/jobs/{job_id}")
+
+
+def checkpoint_counts(cfg, job_id: str) -> dict:
+    """REST ``/jobs/<id>/checkpoints`` counts: completed, failed, restored (restores from a checkpoint), ..."""
+    return _rest(cfg, f"/jobs/{job_id}/checkpoints")["counts"]
+
+
+def cancel_job(cfg, job_id: str, timeout_s: float = 60) -> str:
+    """Cancel a job (REST ``PATCH /jobs/<id>?mode=cancel``) and wait for a terminal state; return it."""
+    if job_details(cfg, job_id)["state"] not in TERMINAL_JOB_STATES:
+        _rest(cfg, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = job_details(cfg, job_id)["state"]
+        if state in TERMINAL_JOB_STATES:
+            return state
+        time.sleep(0.5)
+    raise ServiceError(f"Flink job {job_id} was not cancelled within {timeout_s:.0f} s",
+                       hint=f"see {address(cfg)}/#/job/running/{job_id}")

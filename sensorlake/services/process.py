@@ -168,6 +168,23 @@ def stop_process(cfg, name: str, timeout: float = 20.0) -> bool:
     return was_running
 
 
+def kill_process(cfg, name: str, timeout: float = 10.0) -> int:
+    """SIGKILL the whole process group of ``name`` at once, as a crash would (no clean shutdown).
+
+    Returns the pid (= group id) killed; raises ServiceError if ``name`` is not running.
+    Example: ``kill_process(cfg, "flink-taskmanager")`` (fault tests).
+    """
+    pid = read_pid(cfg, name)
+    if pid is None or not is_running(cfg, name):
+        raise ServiceError(f"{name} is not running: nothing to kill", hint="start it first")
+    _signal_group(pid, signal.SIGKILL)
+    if not _wait_gone(pid, timeout):
+        raise ServiceError(f"{name} (process group {pid}) survived SIGKILL", hint=f"inspect it with `ps -g {pid}`")
+    pid_file(cfg, name).unlink(missing_ok=True)
+    log.info("killed %s (group %d)", name, pid)
+    return pid
+
+
 def _signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)

@@ -28,9 +28,6 @@ def create_environments(cfg: Config, parallelism: int | None = None):
     conf = Configuration()
     conf.set_string("python.executable", sys.executable)
     conf.set_string("python.client.executable", sys.executable)
-    jars = sorted((cfg.jars_dir / "flink").glob("*.jar"))
-    if jars:
-        conf.set_string("pipeline.jars", ";".join(j.as_uri() for j in jars))
     checkpoints = cfg.runtime_dir / "flink" / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     conf.set_string("execution.checkpointing.storage", "filesystem")
@@ -40,6 +37,12 @@ def create_environments(cfg: Config, parallelism: int | None = None):
     conf.set_string("restart-strategy.fixed-delay.attempts", "20")
     conf.set_string("restart-strategy.fixed-delay.delay", "2 s")
     env = StreamExecutionEnvironment.get_execution_environment(conf)
+    # Appended, not set: under `flink run -py` the CLI has put the flink-python jar in pipeline.jars
+    # already, and a `pipeline.jars` in ``conf`` would replace it (the cluster then cannot load the
+    # Python operators).
+    jars = sorted((cfg.jars_dir / "flink").glob("*.jar"))
+    if jars:
+        env.add_jars(*(j.as_uri() for j in jars))
     env.set_parallelism(int(parallelism or cfg.get("flink.parallelism")))
     env.enable_checkpointing(int(float(cfg.get("flink.checkpoint_interval_s")) * 1000), CheckpointingMode.EXACTLY_ONCE)
     t_env = StreamTableEnvironment.create(env)

@@ -1,4 +1,4 @@
-"""Run the streaming job as its own process and follow its progress through the Delta log.
+"""Run the streaming job (its own process, or ``flink run -py`` on the standalone cluster) and follow it through the Delta log.
 
 The writers record, per Kafka partition, the highest offset committed to bronze.readings and
 quarantine.readings (Delta transaction ids), so "caught up" is a fact read from the tables.
@@ -8,6 +8,10 @@ Example::
     job = start_stream_job(cfg, run_id="demo", log_path=Path("stream.log"))
     wait_until_written(cfg, topic_end_offsets(cfg), job, timeout_s=300)
     stop_stream_job(job)
+
+    job = submit_stream_job(cfg, run_id="demo", log_path=Path("stream.log"))   # on the standalone cluster
+    wait_until_written(cfg, topic_end_offsets(cfg), job, timeout_s=300)
+    job.cancel()
 """
 from __future__ import annotations
 
@@ -16,25 +20,69 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from sensorlake.config import Config
 from sensorlake.errors import ServiceError
+from sensorlake.services import flink_cluster
 
 JOB_FILE = Path(__file__).resolve().parents[2] / "streaming_jobs" / "sensor_features.py"
 WRITER_APPS = {"bronze.readings": "sensorlake-bronze", "quarantine.readings": "sensorlake-quarantine"}
 
 
-def start_stream_job(cfg: Config, run_id: str, log_path: Path, extra_args: tuple[str, ...] = ()) -> subprocess.Popen:
-    """Start streaming_jobs/sensor_features.py with this configuration, in its own process group."""
+def _job_config_file(cfg: Config, log_path: Path) -> Path:
+    """This configuration as a YAML file beside the job's log, for the job's --config."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     config_file = log_path.with_suffix(".config.yaml")
     config_file.write_text(yaml.safe_dump(cfg.data))
+    return config_file
+
+
+def start_stream_job(cfg: Config, run_id: str, log_path: Path, extra_args: tuple[str, ...] = ()) -> subprocess.Popen:
+    """Start streaming_jobs/sensor_features.py with this configuration, in its own process group."""
+    config_file = _job_config_file(cfg, log_path)
     with open(log_path, "w") as log:
         return subprocess.Popen([sys.executable, str(JOB_FILE), "--config", str(config_file), "--run-id", run_id, *extra_args],
                                 cwd=cfg.base_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@dataclass
+class ClusterJob:
+    """The streaming job running on the standalone Flink cluster, followed through the REST API.
+
+    ``poll()`` answers like ``Popen.poll()`` (None while the job has not reached a terminal state,
+    else that state, also in ``returncode``), so the waits below accept it as ``job``.
+    """
+
+    cfg: Config
+    job_id: str
+    returncode: str | None = None
+
+    def poll(self) -> str | None:
+        state = flink_cluster.job_details(self.cfg, self.job_id)["state"]
+        if state in flink_cluster.TERMINAL_JOB_STATES:
+            self.returncode = state
+        return self.returncode
+
+    def cancel(self) -> str:
+        self.returncode = flink_cluster.cancel_job(self.cfg, self.job_id)
+        return self.returncode
+
+
+def submit_stream_job(cfg: Config, run_id: str, log_path: Path, extra_args: tuple[str, ...] = ()) -> ClusterJob:
+    """Submit streaming_jobs/sensor_features.py to the standalone cluster with ``flink run -d -py``.
+
+    The same command a user runs (README, "Run the streaming job on a Flink cluster"), with this
+    configuration passed as --config; the CLI's output goes to ``log_path``.
+    """
+    config_file = _job_config_file(cfg, log_path)
+    job_id = flink_cluster.submit_python_job(cfg, JOB_FILE, ["--config", config_file, "--run-id", run_id, *extra_args],
+                                             cwd=cfg.base_dir)
+    log_path.write_text(f"submitted {JOB_FILE} as Flink job {job_id} to {flink_cluster.address(cfg)}\n")
+    return ClusterJob(cfg, job_id)
 
 
 def stop_stream_job(job: subprocess.Popen, timeout_s: float = 60) -> None:
@@ -72,7 +120,7 @@ def committed_offsets(cfg: Config, table: str, topic: str, partitions) -> dict[i
     return {p: delta.transaction_version(f"{WRITER_APPS[table]}:{topic}:{p}") for p in partitions}
 
 
-def wait_until_written(cfg: Config, end_offsets: dict[int, int], job: subprocess.Popen | None = None,
+def wait_until_written(cfg: Config, end_offsets: dict[int, int], job: subprocess.Popen | ClusterJob | None = None,
                        timeout_s: float = 600, topic: str | None = None, poll_s: float = 3.0) -> float:
     """Wait until bronze and quarantine hold every offset up to ``end_offsets``; return seconds waited."""
     topic = topic or cfg.get("kafka.topic")
@@ -104,7 +152,7 @@ def rows_of_run(cfg: Config, table: str, run_id: str) -> int:
     return DeltaTable(path).to_pyarrow_dataset().count_rows(filter=ds.field("run_id") == run_id)
 
 
-def wait_for_rows(cfg: Config, table: str, run_id: str, job: subprocess.Popen | None = None,
+def wait_for_rows(cfg: Config, table: str, run_id: str, job: subprocess.Popen | ClusterJob | None = None,
                   timeout_s: float = 180, poll_s: float = 3.0) -> int:
     """Wait until ``run_id`` has written rows to ``table`` (e.g. the first closed windows); return the count."""
     started = time.monotonic()

@@ -11,7 +11,10 @@ rows that exist nowhere.
 
 Duplicate readings (same site, equipment, sensor, event time) count once: the writer remembers
 the keys within the allowed lateness (an older duplicate would be late, and quarantined as
-such); a repeat with another value is quarantined as ``conflicting_duplicate``.
+such); a repeat with another value is quarantined as ``conflicting_duplicate``. Those keys are
+Flink state of the partition (checkpointed with the offsets): a restore brings back the keys of
+every record before the checkpoint, and the replay after it re-adds the rest, so a duplicate
+whose original came before the checkpoint is still recognised after a failure.
 
 Example (in the job)::
 
@@ -86,12 +89,16 @@ class RawBatchWriter(MapFunction):
     def __init__(self, cfg_data: dict, base_dir: str, run_id: str, lateness_ms: int):
         self.cfg_data, self.base_dir, self.run_id, self.lateness_ms = cfg_data, base_dir, run_id, lateness_ms
 
-    def open(self, runtime_context=None):
+    def open(self, runtime_context):
+        from pyflink.common import Types
+        from pyflink.datastream.state import ValueStateDescriptor
+
         cfg = Config(self.cfg_data, base_dir=Path(self.base_dir))
         self.bronze = delta_rs.ensure_table(cfg, READINGS)
         self.quarantine = delta_rs.ensure_table(cfg, QUARANTINE)
-        self.committed: dict[tuple[str, str, int], int] = {}
-        self.recent: dict[int, RecentKeys] = {}
+        self.committed: dict[tuple[str, str], int] = {}
+        # Keyed by Kafka partition (the stream is keyed by it): the RecentKeys of that partition.
+        self.recent = runtime_context.get_state(ValueStateDescriptor("recent_reading_keys", Types.PICKLED_BYTE_ARRAY()))
 
     def _committed(self, path: str, app_id: str) -> int:
         key = (path, app_id)
@@ -116,7 +123,7 @@ class RawBatchWriter(MapFunction):
         return (topic, partition, max_offset, bronze_rows.num_rows, quarantine_rows.num_rows, batch[4], time.time())
 
     def _split(self, rows: pa.Table, topic: str, partition: int, bronze_done: int, quarantine_done: int, now):
-        recent = self.recent.setdefault(partition, RecentKeys(2 * self.lateness_ms))
+        recent = self.recent.value() or RecentKeys(2 * self.lateness_ms)
         # Flink parsed these already (valid rows only), so the ISO-8601 cast cannot fail here.
         event_times = pc.cast(pc.if_else(pc.is_null(rows.column("r")), rows.column("t"), pa.scalar(None, pa.string())),
                               pa.timestamp("ms", tz="UTC"))
@@ -127,17 +134,19 @@ class RawBatchWriter(MapFunction):
             if reason is None:
                 event_ms = event_times[i].cast(pa.int64()).as_py()
                 key = (cols["site_id"][i], cols["equipment_id"][i], cols["sensor"][i], event_ms)
+                # classified even when already written (a replay), so the keys it remembers are complete
                 repeat = recent.classify(key, cols["value"][i], event_ms)
-                if repeat == "duplicate" or offset <= bronze_done:
+                if repeat == "duplicate":
                     continue
-                if repeat == "conflicting_duplicate":
-                    reason = repeat
-                else:
-                    valid.append(i)
+                if repeat is None:
+                    if offset > bronze_done:
+                        valid.append(i)
                     continue
+                reason = repeat            # conflicting_duplicate: judged against quarantine's own version
             if offset > quarantine_done:
                 rejected.append((i, reason))
         recent.forget_older()
+        self.recent.update(recent)
         return self._bronze_table(cols, event_times, valid, topic, partition, now), \
             self._quarantine_table(cols, rejected, topic, partition, now)
 
