@@ -7,7 +7,7 @@ tree's, sampled from /proc: Spark's JVM is a child of the Python driver):
 * **spark**: ``compute_view(spark.read.parquet(files), machine_1m)`` written to a Delta table
   (overwrite; the backfill's own computation and sink format);
 * **duckdb**: the same view as DuckDB SQL generated from the same formula trees
-  (:func:`duckdb_sql`, four stages like the Spark and Flink compilers), written with
+  (:func:`duckdb_sql`, the stages of the Spark compiler), written with
   ``COPY ... TO`` one Parquet file.
 
 Both produce the same feature table: the row counts must match and, for a sample of
@@ -81,12 +81,17 @@ def duckdb_sql(view, source: str) -> str:
                     f"FROM dedup, range(0, {size // slide}) AS hops(k)")
     keys = "ws_ms, site_id, equipment_id"
     row_terms = {"v": "v", "d": "d", "t": "t", "is_last": "is_last", "centre": "centre"}
+    needed = {sensor: needed_partials(aggs) for sensor, aggs in view.aggregations.items()}
+    names = [p for p in PARTIALS if any(p in ps for ps in needed.values())]
+    per_sensor = [f"{PARTIALS[p].agg.upper()}({render_sql(PARTIALS[p].row_expr, row_terms.__getitem__)}) AS p_{p}"
+                  for p in names]
     partials = []
-    for sensor, aggs in view.aggregations.items():
-        for name in needed_partials(aggs):
-            p = PARTIALS[name]
-            row = render_sql(p.row_expr, row_terms.__getitem__)
-            partials.append(f"{p.agg.upper()}(CASE WHEN sensor = {_s(sensor)} THEN {row} END) AS {_q(f'{sensor}__p_{name}')}")
+    for sensor, names_of_sensor in needed.items():
+        for name in names_of_sensor:
+            side = f"MAX(CASE WHEN sensor = {_s(sensor)} THEN p_{name} END)"
+            if PARTIALS[name].agg == "count":
+                side = f"COALESCE({side}, 0)"
+            partials.append(f"{side} AS {_q(f'{sensor}__p_{name}')}")
     features = []
     for sensor, aggs in view.aggregations.items():
         for agg_name in aggs:
@@ -116,10 +121,14 @@ def duckdb_sql(view, source: str) -> str:
   SELECT w.ws_ms, w.site_id, w.equipment_id, w.sensor, w.v, c.centre, w.v - c.centre AS d,
     CAST(w.ts_ms - w.ws_ms AS DOUBLE) / 1.0E3 AS t, w.ts_ms = c.last_ms AS is_last
   FROM windowed w JOIN centre c USING (ws_ms, site_id, equipment_id, sensor)
+), per_sensor AS (
+  SELECT {keys}, sensor,
+    {nl.join(per_sensor)}
+  FROM centred GROUP BY ALL
 ), partials AS (
   SELECT {keys},
     {nl.join(partials)}
-  FROM centred GROUP BY ALL
+  FROM per_sensor GROUP BY ALL
 ), features AS (
   SELECT equipment_id, site_id, make_timestamp(ws_ms * 1000) AS window_start,
     make_timestamp((ws_ms + {size}) * 1000) AS window_end,
@@ -173,8 +182,8 @@ def _duckdb_side(cfg: Config, files: list[str], out: str) -> dict:
     return {"seconds": seconds, "startup_s": 0.0, "windows": written, "threads": con.execute("SELECT current_setting('threads')").fetchone()[0]}
 
 
-def _tree_rss_bytes(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
+def _tree_pids(root_pid: int) -> list[int]:
+    """A process and all its descendants, from /proc."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -185,15 +194,26 @@ def _tree_rss_bytes(root_pid: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry))
-    total, stack, page = 0, [root_pid], os.sysconf("SC_PAGE_SIZE")
+    pids, stack = [], [root_pid]
     while stack:
         pid = stack.pop()
+        pids.append(pid)
+        stack += children.get(pid, [])
+    return pids
+
+
+def _sample_tree(root_pid: int, cpu_seen: dict[int, float]) -> int:
+    """Resident bytes of the process tree now; records each process's CPU seconds (user + system) so far."""
+    total, page, tick = 0, os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
+    for pid in _tree_pids(root_pid):
         try:
             with open(f"/proc/{pid}/statm") as handle:
                 total += int(handle.read().split()[1]) * page
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            cpu_seen[pid] = (int(fields[11]) + int(fields[12])) / tick
         except (OSError, IndexError, ValueError):
             pass
-        stack += children.get(pid, [])
     return total
 
 
@@ -203,11 +223,11 @@ def _run_side(side: str, files_list: Path, out: str, overrides: list[str]) -> di
     for item in overrides:
         cmd += ["--set", item]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
-    peak = [0]
+    peak, cpu_seen = [0], {}
 
     def sample():
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss_bytes(proc.pid))
+            peak[0] = max(peak[0], _sample_tree(proc.pid, cpu_seen))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -218,6 +238,7 @@ def _run_side(side: str, files_list: Path, out: str, overrides: list[str]) -> di
         raise RuntimeError(f"the {side} side of the backfill benchmark failed (exit {proc.returncode})")
     result = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
     result["peak_rss_mb"] = peak[0] / 2**20
+    result["cpu_s"] = sum(cpu_seen.values())  # whole subprocess tree, start-up included; less sensitive to load than wall time
     return result
 
 
@@ -309,6 +330,7 @@ def run(cfg: Config, rows: int | None = None, keep: bool = False) -> dict:
                     ratio=spark["seconds"] / duck["seconds"],
                     spark_readings_per_s=n / spark["seconds"], duckdb_readings_per_s=n / duck["seconds"],
                     spark_peak_rss_mb=spark["peak_rss_mb"], duckdb_peak_rss_mb=duck["peak_rss_mb"],
+                    spark_cpu_s=spark["cpu_s"], duckdb_cpu_s=duck["cpu_s"], cpu_ratio=spark["cpu_s"] / duck["cpu_s"],
                     windows=spark["windows"], spark_startup_s=spark["startup_s"], max_rel_diff=worst,
                     shuffle_partitions=spark["conf"]["spark.sql.shuffle.partitions"],
                     aqe=spark["conf"]["spark.sql.adaptive.enabled"], driver_memory=spark["conf"]["spark.driver.memory"],
