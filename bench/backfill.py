@@ -14,6 +14,10 @@ Both produce the same feature table: the row counts must match and, for a sample
 equipment, every column must agree within 1e-6 relative (checked; the largest difference is reported as
 ``max_rel_diff``, ~1e-9 at most: a summation order amplified by the kurtosis of near-constant values).
 Seconds exclude starting the engine (Spark's JVM and session start: ``spark_startup_s``).
+``spark_cpu_s``/``duckdb_cpu_s`` are the CPU seconds (user + system, the engine's whole process
+tree, from /proc) of the same timed section, and ``cpu_ratio`` their ratio: on a shared machine
+wall time stretches with other jobs' load while CPU time mostly does not, so the two ratios
+bracket the engines' cost; ``*_total_cpu_s`` include start-up.
 
     python -m bench backfill                      # 50M readings (default), a few minutes
     python -m bench backfill --rows 2000000       # quick
@@ -155,15 +159,15 @@ def _spark_side(cfg: Config, files: list[str], out: str) -> dict:
         spark.conf.set(key.strip(), value.strip())
     spark.range(1).count()
     startup = time.monotonic() - began
-    began = time.monotonic()
+    began, cpu_before = time.monotonic(), tree_cpu_s(os.getpid())
     features = compute_view(spark.read.parquet(*files), view)
     features.write.format("delta").mode("overwrite").save(out)
-    seconds = time.monotonic() - began
+    seconds, cpu = time.monotonic() - began, tree_cpu_s(os.getpid()) - cpu_before
     written = spark.read.format("delta").load(out).count()
     conf = {k: spark.conf.get(k) for k in ("spark.sql.shuffle.partitions", "spark.sql.adaptive.enabled", "spark.driver.memory")}
     conf["extra"] = os.environ.get(SPARK_CONF_ENV, "")
     spark.stop()
-    return {"seconds": seconds, "startup_s": startup, "windows": written, "conf": conf}
+    return {"seconds": seconds, "compute_cpu_s": cpu, "startup_s": startup, "windows": written, "conf": conf}
 
 
 def _duckdb_side(cfg: Config, files: list[str], out: str) -> dict:
@@ -175,11 +179,11 @@ def _duckdb_side(cfg: Config, files: list[str], out: str) -> dict:
     listed = ", ".join(_s(f) for f in files)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    began = time.monotonic()
+    began, cpu_before = time.monotonic(), tree_cpu_s(os.getpid())
     con.execute(f"COPY ({duckdb_sql(view, f'read_parquet([{listed}])')}) TO {_s(out)} (FORMAT parquet)")
-    seconds = time.monotonic() - began
+    seconds, cpu = time.monotonic() - began, tree_cpu_s(os.getpid()) - cpu_before
     written = con.execute(f"SELECT count(*) FROM read_parquet({_s(out)})").fetchone()[0]
-    return {"seconds": seconds, "startup_s": 0.0, "windows": written, "threads": con.execute("SELECT current_setting('threads')").fetchone()[0]}
+    return {"seconds": seconds, "compute_cpu_s": cpu, "startup_s": 0.0, "windows": written, "threads": con.execute("SELECT current_setting('threads')").fetchone()[0]}
 
 
 def _tree_pids(root_pid: int) -> list[int]:
@@ -200,6 +204,13 @@ def _tree_pids(root_pid: int) -> list[int]:
         pids.append(pid)
         stack += children.get(pid, [])
     return pids
+
+
+def tree_cpu_s(root_pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants (e.g. Spark's JVM)."""
+    seen: dict[int, float] = {}
+    _sample_tree(root_pid, seen)
+    return sum(seen.values())
 
 
 def _sample_tree(root_pid: int, cpu_seen: dict[int, float]) -> int:
@@ -238,7 +249,7 @@ def _run_side(side: str, files_list: Path, out: str, overrides: list[str]) -> di
         raise RuntimeError(f"the {side} side of the backfill benchmark failed (exit {proc.returncode})")
     result = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
     result["peak_rss_mb"] = peak[0] / 2**20
-    result["cpu_s"] = sum(cpu_seen.values())  # whole subprocess tree, start-up included; less sensitive to load than wall time
+    result["cpu_s"] = sum(cpu_seen.values())  # whole subprocess tree, start-up included
     return result
 
 
@@ -330,7 +341,9 @@ def run(cfg: Config, rows: int | None = None, keep: bool = False) -> dict:
                     ratio=spark["seconds"] / duck["seconds"],
                     spark_readings_per_s=n / spark["seconds"], duckdb_readings_per_s=n / duck["seconds"],
                     spark_peak_rss_mb=spark["peak_rss_mb"], duckdb_peak_rss_mb=duck["peak_rss_mb"],
-                    spark_cpu_s=spark["cpu_s"], duckdb_cpu_s=duck["cpu_s"], cpu_ratio=spark["cpu_s"] / duck["cpu_s"],
+                    spark_cpu_s=spark["compute_cpu_s"], duckdb_cpu_s=duck["compute_cpu_s"],
+                    cpu_ratio=spark["compute_cpu_s"] / duck["compute_cpu_s"],
+                    spark_total_cpu_s=spark["cpu_s"], duckdb_total_cpu_s=duck["cpu_s"],
                     windows=spark["windows"], spark_startup_s=spark["startup_s"], max_rel_diff=worst,
                     shuffle_partitions=spark["conf"]["spark.sql.shuffle.partitions"],
                     aqe=spark["conf"]["spark.sql.adaptive.enabled"], driver_memory=spark["conf"]["spark.driver.memory"],
