@@ -18,13 +18,20 @@ PREDICTION_COLUMNS = (("equipment_id", "string"), ("window_end", "timestamp"), (
 
 
 def predictions_suite(cfg: Config, schema=None) -> TableSuite:
-    """gold.predictions: probabilities in [0, 1], one row per key, model name and version present."""
+    """gold.predictions: a score on every row, probabilities in [0, 1], one row per key, model name and version present.
+
+    A row holds the score of its model's kind: failure_probability (classifiers), predicted_rul
+    (RUL regressors) or anomaly_score; the others stay NULL.
+    """
     columns = set(schema.fieldNames()) if schema is not None else set()
+    scores = [c for c in ("failure_probability", "predicted_rul", "anomaly_score") if c in columns] or ["failure_probability"]
     checks = [
         *(not_null(k) for k in PREDICTION_KEY),
-        Check("failure_probability_in_unit_interval", CRITICAL, "failure_probability is a number in [0, 1]",
-              fail_when="failure_probability IS NULL OR isnan(failure_probability) "
-                        "OR failure_probability < 0 OR failure_probability > 1"),
+        Check("score_present", CRITICAL, f"every row carries a score ({', '.join(scores)})",
+              fail_when=f"coalesce({', '.join(scores)}) IS NULL"),
+        Check("failure_probability_in_unit_interval", CRITICAL, "failure_probability, where present, is a number in [0, 1]",
+              fail_when="failure_probability IS NOT NULL AND (isnan(failure_probability) "
+                        "OR failure_probability < 0 OR failure_probability > 1)"),
         key_unique(PREDICTION_KEY),
     ]
     if "predicted_rul" in columns:

@@ -120,15 +120,16 @@ def join_as_of(base, other, view: str, columns: list[str]):
             .join(renamed, ["equipment_id", "_other_end"], "left").drop("_other_end"))
 
 
-def labelled_rows(spark, task: TaskConfig, pins: Mapping[str, PinnedTable]):
-    """The Spark DataFrame of the training set: keys, features, labels; down rows removed.
+def feature_rows(task: TaskConfig, views: Mapping[str, object]):
+    """Model inputs, no labels: one row per (equipment_id, window_end) of the task's first view with its
+    features, trailing means / baseline deviations, and the further views as of that window_end.
 
-    Returns (DataFrame, feature column names).
+    ``views``: view name -> its silver DataFrame (whole, or windows from a margin before the first row
+    wanted: trailing features look back ``max(task.rolling, task.baseline)``). Training and scoring both
+    build their inputs here. Returns (DataFrame, feature column names).
     """
-    from pyspark.sql import functions as F
-
     first = task.views[0]
-    base_raw = read_pinned(spark, pins[feature_table(first)])
+    base_raw = views[first]
     columns = feature_columns_of(base_raw)
     if not columns:
         raise InputError(f"{feature_table(first)} has no numeric feature column", "backfill the view first")
@@ -136,10 +137,21 @@ def labelled_rows(spark, task: TaskConfig, pins: Mapping[str, PinnedTable]):
     base, rolled = with_rolling_means(base, columns, task.rolling, task.baseline)
     features = columns + rolled
     for view in task.views[1:]:
-        other = read_pinned(spark, pins[feature_table(view)])
+        other = views[view]
         other_cols = feature_columns_of(other)
         base = join_as_of(base, other, view, other_cols)
         features += [f"{view}__{c}" for c in other_cols]
+    return base, features
+
+
+def labelled_rows(spark, task: TaskConfig, pins: Mapping[str, PinnedTable]):
+    """The Spark DataFrame of the training set: keys, features, labels; down rows removed.
+
+    Returns (DataFrame, feature column names).
+    """
+    from pyspark.sql import functions as F
+
+    base, features = feature_rows(task, {v: read_pinned(spark, pins[feature_table(v)]) for v in task.views})
     events = read_pinned(spark, pins[task.events_table])
     labelled = point_in_time_labels(base, events, task.horizon, task.rul_cap)
     return labelled.where(~F.col("down")).drop("down"), features
@@ -186,5 +198,5 @@ def build_training_set(spark, cfg: Config, task: TaskConfig, versions: Mapping[s
     return TrainingSet(frame, features, pins)
 
 
-__all__ = ["LABEL_COLUMNS", "ROW_KEY", "TrainingSet", "build_training_set", "feature_columns_of", "feature_table",
+__all__ = ["LABEL_COLUMNS", "ROW_KEY", "TrainingSet", "build_training_set", "feature_columns_of", "feature_rows", "feature_table",
            "join_as_of", "labelled_rows", "to_pandas", "with_rolling_means"]

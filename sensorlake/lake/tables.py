@@ -122,9 +122,23 @@ QUALITY_RESULTS = table_spec(
     description="One expectation's outcome in one validation run (expectations/ runner); run_id is the validation run.",
 )
 
+GOLD_PREDICTIONS = table_spec(
+    "gold.predictions",
+    [
+        ("equipment_id", "string"), ("window_end", "timestamp"), ("model_name", "string"),
+        ("model_version", "string"), ("task", "string"), ("failure_probability", "double"),
+        ("predicted_rul", "double"), ("anomaly_score", "double"), ("top_features", "string"),
+    ],
+    key=("equipment_id", "window_end", "model_name", "model_version"),
+    description="One model version's scores of one equipment window: failure probability, predicted RUL "
+                "(hours) or anomaly score by task kind, and the top contributing features "
+                "('feature:+shap;...', LightGBM SHAP in the model's raw units).",
+)
+
 EVENT_TYPES = ("failure", "maintenance", "inspection")
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (READINGS, EVENTS, EQUIPMENT, QUARANTINE, QUALITY_RESULTS)}
+TABLES: dict[str, TableSpec] = {t.name: t for t in (READINGS, EVENTS, EQUIPMENT, QUARANTINE, QUALITY_RESULTS,
+                                                    GOLD_PREDICTIONS)}
 
 
 FEATURE_KEY = ("equipment_id", "window_start", "window_end")

@@ -99,13 +99,14 @@ def test_predictions_pass_when_clean_and_each_defect_is_caught(spark, qcfg):
     assert validate_table(spark, qcfg, "gold.predictions", data_docs=False, gate=False).passed
     write_rows(spark, qcfg, "gold.predictions", [
         prediction(minute=10, probability=1.5),       # not a probability
-        prediction(minute=11, probability=None),      # missing
+        prediction(minute=11, probability=None, predicted_rul=None),  # no score at all
         prediction(minute=0),                         # second row for one key
         prediction(minute=12, version=None),          # no model version
     ], PREDICTIONS_DDL)
     report = validate_table(spark, qcfg, "gold.predictions", since=version, data_docs=False, gate=False)
     results = by_name(report)
-    assert results["failure_probability_in_unit_interval"].failing_count == 2
+    assert results["failure_probability_in_unit_interval"].failing_count == 1
+    assert results["score_present"].failing_count == 1
     assert results["key_unique"].failing_count == 1
     assert results["model_version_not_null"].failing_count == 1
     assert results["model_name_not_null"].success and not report.passed

@@ -1,7 +1,8 @@
 """End to end on a small simulated fleet: simulate -> ingest -> backfill -> validate -> train -> MLflow registry.
 
 Real Spark, Delta and a real MLflow tracking server (the ``mlflow_server`` fixture); the lake is
-private to this module and the fleet lives in September 2025.
+private to the training integration tests (conftest: ``icfg``, ``fleet``, ``first``) and the fleet
+lives in September 2025.
 """
 from __future__ import annotations
 
@@ -10,54 +11,10 @@ import json
 import numpy as np
 import pytest
 
-from tests.training.conftest import with_lake
-
 pytestmark = pytest.mark.integration
 
-START, END = "2025-09-10T00:00:00Z", "2025-09-10T18:00:00Z"
-TRAINING = {  # small and quick: 18 h of 6 machines that fail every few hours
-    "views": ["machine_1m"], "horizon": "1h", "rul_cap": "3h", "rolling": ["15m"], "baseline": "6h",
-    "num_boost_round": 80, "early_stopping_rounds": 20, "alert_budget_per_day": 40.0,
-    "experiment": "trn-it-{task}", "registered_model": "trn-it-{task}",
-}
 
-
-@pytest.fixture(scope="module")
-def icfg(cfg, mlflow_server, tmp_path_factory):
-    """A private lake, the session's MLflow server, and the training settings above."""
-    c = with_lake(cfg, tmp_path_factory.mktemp("training-it"))
-    c.data["training"].update(TRAINING)
-    return c
-
-
-@pytest.fixture(scope="module")
-def fleet(spark, icfg, tmp_path_factory):
-    """18 hours of two machines per type in bronze, machine_1m backfilled into silver and validated."""
-    from expectations.runner import validate_table
-    from feature_defs import load_registry
-    from sensorlake.backfill import backfill_features
-    from sensorlake.equipment import load_equipment_types
-    from sensorlake.ingest import ingest_path
-    from sensorlake.simulator.fleet import Fleet, FleetSettings
-    from sensorlake.simulator.history import write_history
-
-    out = tmp_path_factory.mktemp("training-history")
-    settings = FleetSettings.from_config(icfg, seed=909, equipment_per_type=2, days=0.75, start=START,
-                                         rate_scale=0.25, degradation_hours=4.0, pm_interval_hours=12.0)
-    manifest = write_history(Fleet(load_equipment_types(icfg.equipment_types_file), settings), out)
-    ingest_path(spark, icfg, out)
-    backfill_features(spark, icfg, load_registry(icfg)["machine_1m"], START, END)
-    validate_table(spark, icfg, "silver.features_machine_1m", data_docs=False)   # raises GateFailed if it fails
-    return manifest
-
-
-@pytest.fixture(scope="module")
-def first(spark, icfg, fleet):
-    from training import train_task
-
-    return train_task(spark, icfg, "failure")
-
-
+# The fleet, its lake (icfg) and the first failure model (first) are session fixtures in conftest.py.
 def test_the_first_failure_model_is_registered_as_challenger_and_champion_and_returns_probabilities(icfg, fleet, first):
     import mlflow
     from mlflow import MlflowClient
