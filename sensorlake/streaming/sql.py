@@ -75,19 +75,30 @@ def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, gr
 )"""
 
 
-def _equipment_type_sql(equipment: Mapping[str, str]) -> str:
+# Each MAP literal starts with the entry '' -> NULL: it makes the map's value type nullable.
+# With only NOT NULL values Flink types the lookup NOT NULL, folds `... IS NULL` to FALSE and
+# returns a default (-1.0) for a missing key. '' is never looked up (an empty key is missing_key,
+# and the range key always holds a '/').
+def _equipment_type_sql(equipment: Mapping[str, str], key_sql: str = "equipment_id") -> str:
+    """The equipment type of ``key_sql`` (NULL for unknown equipment) as a MAP lookup.
+
+    A MAP literal, not a CASE with a branch per machine: the planner inlines this expression
+    wherever equipment_type is used, and simplifying the nested CASEs grew with the fleet
+    (building the job took ~6.5 minutes for 90 machines with CASEs, ~15 s with MAPs).
+    """
     if not equipment:
         return "CAST(NULL AS STRING)"
-    cases = " ".join(f"WHEN {_s(eq)} THEN {_s(t)}" for eq, t in sorted(equipment.items()))
-    return f"CASE equipment_id {cases} END"
+    pairs = ", ".join(f"{_s(eq)}, {_s(t)}" for eq, t in sorted(equipment.items()))
+    return f"MAP['', CAST(NULL AS STRING), {pairs}][{key_sql}]"
 
 
 def _range_sql(types: Mapping[str, EquipmentType], bound: str) -> str:
-    cases = " ".join(
-        f"WHEN equipment_type = {_s(t.name)} AND sensor = {_s(s.name)} THEN CAST({getattr(s, bound)!r} AS DOUBLE)"
-        for t in types.values() for s in t.sensors.values()
-    )
-    return f"CASE {cases} END" if cases else "CAST(NULL AS DOUBLE)"
+    """The declared ``bound`` (min or max) of (equipment_type, sensor) as a MAP lookup (NULL if undeclared)."""
+    pairs = ", ".join(f"{_s(f'{t.name}/{s.name}')}, CAST({getattr(s, bound)!r} AS DOUBLE)"
+                      for t in types.values() for s in t.sensors.values())
+    if not pairs:
+        return "CAST(NULL AS DOUBLE)"
+    return f"MAP['', CAST(NULL AS DOUBLE), {pairs}][CONCAT(equipment_type, '/', sensor)]"
 
 
 def classified_view_sql(equipment: Mapping[str, str], types: Mapping[str, EquipmentType], lateness_ms: int) -> str:
@@ -127,7 +138,7 @@ FROM (
       JSON_VALUE(doc, '$.unit') AS unit,
       JSON_VALUE(doc, '$.value') AS value_text,
       TRY_CAST(JSON_VALUE(doc, '$.value') AS DOUBLE) AS `value`,
-      {_equipment_type_sql(equipment).replace('equipment_id', "JSON_VALUE(doc, '$.equipment_id')")} AS equipment_type
+      {_equipment_type_sql(equipment, "JSON_VALUE(doc, '$.equipment_id')")} AS equipment_type
     FROM (
       SELECT *,
         -- a NaN literal is not JSON: read the record with it as null, and remember it was NaN
