@@ -14,9 +14,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 
-from sensorlake.config import Config
+from sensorlake.config import Config, deep_merge
 from sensorlake.errors import ConfigError
 
 KINDS = ("binary", "regression", "multiclass", "anomaly")
@@ -38,15 +38,6 @@ def parse_duration(value, key: str) -> timedelta:
         return timedelta(milliseconds=duration_ms(value, key))
     except Exception as exc:  # FeatureDefinitionError: reworded for the training section
         raise ConfigError(f"training key {key}: {value!r} is not a duration", "write e.g. 30m, 2h, 1d") from exc
-
-
-def _merge(base: dict, update: Mapping) -> dict:
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
 
 
 @dataclass(frozen=True)
@@ -120,7 +111,7 @@ def task_config(cfg: Config, name: str) -> TaskConfig:
     if name not in tasks:
         raise ConfigError(f"unknown training task {name!r}",
                           f"choose one of {', '.join(sorted(tasks)) or '(none)'} or declare training.tasks.{name}")
-    merged = _merge(section, tasks[name] or {})
+    merged = deep_merge(section, tasks[name] or {})
     kind = merged.get("kind")
     if kind not in KINDS:
         raise ConfigError(f"training.tasks.{name}.kind is {kind!r}", f"choose one of {', '.join(KINDS)}")

@@ -24,10 +24,11 @@ EQUIPMENT_TYPES_FILE = Path(__file__).with_name("equipment_types.yaml")
 ENV_PREFIX = "SENSORLAKE__"
 
 
-def _deep_merge(base: dict, update: Mapping) -> dict:
+def deep_merge(base: dict, update: Mapping) -> dict:
+    """Merge ``update`` into ``base`` in place (nested dicts merged, other values deep-copied); return ``base``."""
     for key, value in update.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _deep_merge(base[key], value)
+            deep_merge(base[key], value)
         else:
             base[key] = copy.deepcopy(value)
     return base
@@ -143,11 +144,11 @@ def load_config(
     user_file = config_file or environ.get("SENSORLAKE_CONFIG")
     user = _read_yaml(Path(user_file)) if user_file else {}
     chosen = profile or environ.get("SENSORLAKE_PROFILE") or user.get("profile") or data["profile"]
-    profiles = _deep_merge(copy.deepcopy(data.get("profiles", {})), user.get("profiles", {}))
+    profiles = deep_merge(copy.deepcopy(data.get("profiles", {})), user.get("profiles", {}))
     if chosen not in profiles:
         raise ConfigError(f"unknown profile {chosen!r}", f"choose one of: {', '.join(sorted(profiles))}")
-    _deep_merge(data, profiles[chosen])
-    _deep_merge(data, {k: v for k, v in user.items() if k != "profiles"})
+    deep_merge(data, profiles[chosen])
+    deep_merge(data, {k: v for k, v in user.items() if k != "profiles"})
     data["profile"] = chosen
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX):
