@@ -86,6 +86,13 @@ def optimize(spark, cfg: Config, spec: TableSpec, zorder: bool = True) -> Optimi
     raise AssertionError("unreachable")
 
 
+def _data_files(cfg: Config, spec: TableSpec) -> int:
+    """Data files under the table's folder, outside its _delta_log (a local or mounted lake, as delta_log assumes)."""
+    root = cfg.table_path(spec.name)
+    return sum(1 for p in root.rglob("*") if p.is_file() and "_delta_log" not in p.relative_to(root).parts
+               and not p.name.startswith((".", "_")))
+
+
 def vacuum(spark, cfg: Config, spec: TableSpec, retention_hours: float | None = None) -> int:
     """Delete files unreferenced for longer than the retention; return how many files were deleted."""
     hours = float(cfg.get("upkeep.vacuum_retention_hours") if retention_hours is None else retention_hours)
@@ -97,12 +104,11 @@ def vacuum(spark, cfg: Config, spec: TableSpec, retention_hours: float | None = 
     before = spark.conf.get(check, "true")
     spark.conf.set(check, "false")  # upkeep.vacuum_minimum_hours applies instead of Delta's fixed 168 h check
     try:
-        retain = f"{_table_ref(cfg, spec.name)} RETAIN {hours:g} HOURS"
-        doomed = spark.sql(f"VACUUM {retain} DRY RUN").count()
-        spark.sql(f"VACUUM {retain}").collect()
-        return doomed
+        files_before = _data_files(cfg, spec)
+        spark.sql(f"VACUUM {_table_ref(cfg, spec.name)} RETAIN {hours:g} HOURS").collect()
+        return files_before - _data_files(cfg, spec)  # counted by listing: a DRY RUN would list the table twice
     finally:
-        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", before)
+        spark.conf.set(check, before)
 
 
 def spec_for(cfg: Config, table: str) -> TableSpec:
