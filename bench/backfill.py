@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 from bench import emit
+from bench.process_tree import sample_tree, tree_cpu_s
 from sensorlake.config import Config, load_config
 
 DEFAULT_ROWS = 50_000_000
@@ -186,48 +187,6 @@ def _duckdb_side(cfg: Config, files: list[str], out: str) -> dict:
     return {"seconds": seconds, "compute_cpu_s": cpu, "startup_s": 0.0, "windows": written, "threads": con.execute("SELECT current_setting('threads')").fetchone()[0]}
 
 
-def _tree_pids(root_pid: int) -> list[int]:
-    """A process and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    pids, stack = [], [root_pid]
-    while stack:
-        pid = stack.pop()
-        pids.append(pid)
-        stack += children.get(pid, [])
-    return pids
-
-
-def tree_cpu_s(root_pid: int) -> float:
-    """CPU seconds (user + system) used so far by a process and its live descendants (e.g. Spark's JVM)."""
-    seen: dict[int, float] = {}
-    _sample_tree(root_pid, seen)
-    return sum(seen.values())
-
-
-def _sample_tree(root_pid: int, cpu_seen: dict[int, float]) -> int:
-    """Resident bytes of the process tree now; records each process's CPU seconds (user + system) so far."""
-    total, page, tick = 0, os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
-    for pid in _tree_pids(root_pid):
-        try:
-            with open(f"/proc/{pid}/statm") as handle:
-                total += int(handle.read().split()[1]) * page
-            with open(f"/proc/{pid}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            cpu_seen[pid] = (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
-
-
 def _run_side(side: str, files_list: Path, out: str, overrides: list[str]) -> dict:
     """Run one engine in a subprocess, sampling its process tree's RSS; return its result and peak RSS (MiB)."""
     cmd = [sys.executable, "-m", "bench.backfill", "--side", side, "--files", str(files_list), "--out", out]
@@ -238,7 +197,7 @@ def _run_side(side: str, files_list: Path, out: str, overrides: list[str]) -> di
 
     def sample():
         while proc.poll() is None:
-            peak[0] = max(peak[0], _sample_tree(proc.pid, cpu_seen))
+            peak[0] = max(peak[0], sample_tree(proc.pid, cpu_seen))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)

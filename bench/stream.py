@@ -655,10 +655,10 @@ class TreeSampler:
             self._stop.wait(0.5)
 
     def sample(self):
-        from bench.backfill import _sample_tree
+        from bench.process_tree import sample_tree
 
         for name, pid in self.roots.items():
-            self.peak[name] = max(self.peak[name], _sample_tree(pid, self.cpu[name]))
+            self.peak[name] = max(self.peak[name], sample_tree(pid, self.cpu[name]))
             for child in self.cpu[name]:
                 if child not in self.kind:
                     self.kind[child] = _process_kind(child)
