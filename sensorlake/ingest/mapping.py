@@ -100,57 +100,129 @@ def _fail(name: str, what: str, hint: str | None = None):
     raise ConfigError(f"ingest mapping {name!r}: {what}", hint)
 
 
+def _section(raw: Mapping, key: str, name: str) -> Mapping:
+    """``raw[key]`` as a mapping ({} when absent); anything else is refused naming the field."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        _fail(name, f"{key} must be a mapping of fields, got {type(value).__name__} {value!r:.60}")
+    return value
+
+
+def _text(value, name: str, what: str) -> str | None:
+    """A scalar field as text (None when absent); lists, mappings and booleans are refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        _fail(name, f"{what} must be text, got {type(value).__name__} {value!r:.60}")
+    return str(value)
+
+
+def _column(value, name: str, what: str) -> str | None:
+    column = _text(value, name, what)
+    if column is not None and "`" in column:
+        _fail(name, f"{what} {column!r:.60} contains a backtick", "rename the column in the file")
+    return column
+
+
+def _number(value, name: str, what: str) -> float | None:
+    """A numeric field as a float (None when absent); text that is not a number, and NaN, are refused."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ValueError
+        number = float(value)
+    except (ValueError, OverflowError):
+        _fail(name, f"{what} must be a number, got {value!r:.60}")
+    if number != number:
+        _fail(name, f"{what} must be a number, got NaN")
+    return number
+
+
 def parse_mapping(raw: Mapping, name_hint: str = "mapping") -> IngestMapping:
-    """Validate a mapping (as loaded from YAML) and build it; errors name the mapping and the field."""
+    """Validate a mapping (as loaded from YAML) and build it; errors name the mapping and the field.
+
+    Anything that is not a valid mapping raises ConfigError, never a bare KeyError or TypeError.
+
+    Example::
+
+        parse_mapping({"name": "nab", "format": "csv", "layout": "wide", "equipment": {"id": "m1", "type": "pump"},
+                       "time": {"column": "timestamp"}, "sensors": {"temperature": {"column": "value", "unit": "degF"}}})
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"ingest mapping {name_hint!r}: expected a mapping of fields (name, format, layout, ...), "
+                          f"got {type(raw).__name__}", "see conf/mappings/ for examples")
     name = str(raw.get("name") or name_hint)
     fmt = raw.get("format", "parquet")
     layout = raw.get("layout", "narrow")
     if fmt not in FORMATS:
-        _fail(name, f"unknown format {fmt!r}", f"use one of {FORMATS}")
+        _fail(name, f"unknown format {fmt!r:.60}", f"use one of {FORMATS}")
     if layout not in LAYOUTS:
-        _fail(name, f"unknown layout {layout!r}", f"use one of {LAYOUTS}")
+        _fail(name, f"unknown layout {layout!r:.60}", f"use one of {LAYOUTS}")
     if layout == "narrow":
         return IngestMapping(name=name, format=fmt, layout=layout)
 
-    eq = raw.get("equipment") or {}
+    eq = _section(raw, "equipment", name)
+    install_date = eq.get("install_date")
+    if install_date is not None and not isinstance(install_date, (dt.date, str)):
+        _fail(name, f"equipment install_date must be a date (YYYY-MM-DD), got {install_date!r:.60}")
     equipment = EquipmentMapping(
-        id=eq.get("id"), column=eq.get("column"), type=eq.get("type"),
-        criticality=eq.get("criticality", "medium"), install_date=eq.get("install_date"),
+        id=_text(eq.get("id"), name, "equipment id"), column=_column(eq.get("column"), name, "equipment column"),
+        type=_text(eq.get("type"), name, "equipment type"),
+        criticality=_text(eq.get("criticality", "medium"), name, "equipment criticality") or "medium",
+        install_date=install_date,
     )
     if bool(equipment.id) == bool(equipment.column):
         _fail(name, "equipment needs exactly one of id (a constant) or column (an entity column)")
     if not equipment.type:
         _fail(name, "equipment needs a type (an equipment type name; its sensors' ranges come from the mapping or the equipment types file)")
-    tm = raw.get("time") or {}
+    tm = _section(raw, "time", name)
+    start = tm.get("start")
+    start = start.isoformat() if isinstance(start, dt.datetime) else _text(start, name, "time start")
     time = TimeMapping(
-        column=tm.get("column"), format=tm.get("format"), ordinal_column=tm.get("ordinal_column"),
-        unit=tm.get("unit", "seconds"), step=float(tm.get("step", 1.0)), start=tm.get("start"),
+        column=_column(tm.get("column"), name, "time column"), format=_text(tm.get("format"), name, "time format"),
+        ordinal_column=_column(tm.get("ordinal_column"), name, "time ordinal_column"),
+        unit=_text(tm.get("unit", "seconds"), name, "time unit"),
+        step=_number(tm.get("step", 1.0), name, "time step"), start=start,
     )
     if bool(time.column) == bool(time.ordinal_column):
         _fail(name, "time needs exactly one of column (timestamps) or ordinal_column (with unit and start)")
+    if time.format and "'" in time.format:
+        _fail(name, f"time format {time.format!r:.60} contains a single quote", "write literal text in a Spark datetime pattern without quotes")
     if time.ordinal_column and (time.unit not in TIME_UNITS_S or not time.start):
         _fail(name, "an ordinal time column needs unit (seconds|minutes|hours|days) and start (UTC timestamp)")
+    if time.ordinal_column and not 0 < time.step < float("inf"):
+        _fail(name, f"time step must be a positive number, got {time.step!r}")
     sensors = []
-    for sensor_name, spec in (raw.get("sensors") or {}).items():
-        spec = {"column": spec} if isinstance(spec, str) else dict(spec)
-        if "column" not in spec or not spec.get("unit"):
+    for sensor_name, spec in _section(raw, "sensors", name).items():
+        sensor_name = _text(sensor_name, name, "a sensor name")
+        if isinstance(spec, (str, int, float)) and not isinstance(spec, bool):
+            spec = {"column": spec}
+        elif not isinstance(spec, Mapping):
+            _fail(name, f"sensor {sensor_name!r} needs a column and a unit, got {spec!r:.60}")
+        if not sensor_name or spec.get("column") is None or not spec.get("unit"):
             _fail(name, f"sensor {sensor_name!r} needs a column and a unit")
         if ("min" in spec) != ("max" in spec):
             _fail(name, f"sensor {sensor_name!r} declares only one of min and max")
-        sensors.append(MappedSensor(
-            sensor_name, str(spec["column"]), spec.get("unit"),
-            None if spec.get("min") is None else float(spec["min"]),
-            None if spec.get("max") is None else float(spec["max"]),
-        ))
+        lo, hi = _number(spec.get("min"), name, f"sensor {sensor_name!r} min"), _number(spec.get("max"), name, f"sensor {sensor_name!r} max")
+        if (lo is None) != (hi is None) or (lo is not None and lo > hi):
+            _fail(name, f"sensor {sensor_name!r} needs min <= max, got min {lo!r} and max {hi!r}")
+        sensors.append(MappedSensor(sensor_name, _column(spec["column"], name, f"sensor {sensor_name!r} column"),
+                                    _text(spec.get("unit"), name, f"sensor {sensor_name!r} unit"), lo, hi))
     if not sensors:
         _fail(name, "a wide mapping needs at least one sensor column")
     labels = None
     if raw.get("labels"):
-        lb = raw["labels"]
-        if not lb.get("failure_column"):
+        lb = _section(raw, "labels", name)
+        failure_column = _column(lb.get("failure_column"), name, "labels failure_column")
+        if not failure_column:
             _fail(name, "labels need failure_column")
-        labels = LabelMapping(lb["failure_column"], dict(lb.get("failure_mode_columns") or {}))
-    return IngestMapping(name, fmt, layout, raw.get("site_id"), equipment, time, tuple(sensors), labels)
+        modes = {_column(c, name, "a failure mode column"): _text(mode, name, f"failure mode of column {c!r}")
+                 for c, mode in _section(lb, "failure_mode_columns", name).items()}
+        labels = LabelMapping(failure_column, modes)
+    return IngestMapping(name, fmt, layout, _text(raw.get("site_id"), name, "site_id"), equipment, time, tuple(sensors), labels)
 
 
 def load_mapping(path: str | Path) -> IngestMapping:
@@ -160,6 +232,8 @@ def load_mapping(path: str | Path) -> IngestMapping:
         raw = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"mapping file {path} does not exist", "pass an existing file with --mapping (examples: conf/mappings/)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"mapping file {path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"mapping file {path} is not UTF-8 text", "save the mapping as UTF-8 YAML") from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(f"mapping file {path} is not valid YAML: {str(exc)[:200]}") from None
     return parse_mapping(raw, name_hint=path.stem)

@@ -44,7 +44,9 @@ def read_source(spark, paths: list[str], mapping: IngestMapping):
     """Read files as the mapping says; adds ``_source`` (file name) and ``_raw`` (the row as received)."""
     F = _F()
     if mapping.format == "jsonl":
-        df = spark.read.text(paths).withColumnRenamed("value", "_raw")
+        # Records end at "\n" only (a trailing "\r" of CRLF files is dropped): Spark's default also
+        # splits at a bare "\r", which turned one malformed line into two records.
+        df = spark.read.option("lineSep", "\n").text(paths).select(F.regexp_replace("value", "\r$", "").alias("_raw"))
     elif mapping.format == "csv":
         # Every column as text: a bad cell is rejected with its raw value, never silently null.
         df = spark.read.option("header", True).option("inferSchema", False).option("mode", "PERMISSIVE").csv(paths)

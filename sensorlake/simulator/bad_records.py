@@ -294,7 +294,9 @@ class RecordClassifier:
     partition and add the counts). Injection keeps every late and out-of-order record behind a
     record of its own equipment, so both orders give the same counts.
 
-    Rules, first match wins: not a JSON object -> malformed_json; lacks a key -> missing_key;
+    Rules, first match wins: not a JSON object, or a field of the wrong type (an id that is not
+    text, a value that is not a number, an unreadable event_time; the simulator emits none, the
+    stream quarantines them as bad_value / bad_timestamp) -> malformed_json; lacks a key -> missing_key;
     sensor not declared by any type -> unknown_sensor; NaN -> nan_value; outside the widest
     declared range of the sensor -> out_of_range; key seen before -> duplicate; event_time older
     than the newest event_time so far minus the allowed lateness -> late; older than the newest
@@ -319,21 +321,27 @@ class RecordClassifier:
     def _kind(self, line) -> str:
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):      # UnicodeDecodeError is a ValueError; deep nesting recurses
             return "malformed_json"
         if not isinstance(record, dict):
             return "malformed_json"
         if any(k not in record for k in READING_KEYS):
             return "missing_key"
+        value = record["value"]
+        if (not all(isinstance(record[k], str) for k in READING_KEYS if k != "value")
+                or isinstance(value, bool) or not isinstance(value, (int, float))):
+            return "malformed_json"
+        try:
+            t = event_time_ms(record["event_time"])
+        except (ValueError, OverflowError):
+            return "malformed_json"
         if record["sensor"] not in self.ranges:
             return "unknown_sensor"
-        value = record["value"]
         if isinstance(value, float) and math.isnan(value):
             return "nan_value"
         lo, hi = self.ranges[record["sensor"]]
         if not lo <= value <= hi:
             return "out_of_range"
-        t = event_time_ms(record["event_time"])
         key = (record["site_id"], record["equipment_id"], record["sensor"], t)
         if key in self.seen:
             return "duplicate"

@@ -29,6 +29,7 @@ SOURCE_TABLE = "kafka_readings"
 CLASSIFIED_VIEW = "classified_readings"
 VALID_VIEW = "readings"
 EVENT_TIME_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSSX"   # 2026-01-05T00:00:00.500Z, as the simulator writes
+CANONICAL_TIME_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"   # how the batches carry a valid reading's (UTC) time
 KEYS = ("site_id", "equipment_id", "sensor", "event_time", "unit")
 
 
@@ -166,7 +167,9 @@ def partition_batches_sql(flush_ms: int) -> str:
     """
     row_json = ("JSON_OBJECT(KEY 'o' VALUE kafka_offset, KEY 'r' VALUE reason, KEY 'site_id' VALUE site_id, "
                 "KEY 'equipment_id' VALUE equipment_id, KEY 'sensor' VALUE sensor, "
-                "KEY 't' VALUE event_time_text, "
+                # a valid row's time as Flink parsed it (its parser resolves e.g. T24:00 that Python's rejects)
+                f"KEY 't' VALUE CASE WHEN reason IS NULL THEN DATE_FORMAT(parsed_time, '{CANONICAL_TIME_FORMAT}') "
+                "ELSE event_time_text END, "
                 "KEY 'value' VALUE CASE WHEN reason IS NULL THEN `value` END, KEY 'unit' VALUE unit, "
                 "KEY 'p' VALUE CASE WHEN reason IS NOT NULL THEN payload END)")
     return f"""SELECT kafka_topic, kafka_partition, MAX(kafka_offset) AS max_offset, COUNT(*) AS n,

@@ -124,7 +124,7 @@ class RawBatchWriter(MapFunction):
 
     def _split(self, rows: pa.Table, topic: str, partition: int, bronze_done: int, quarantine_done: int, now):
         recent = self.recent.value() or RecentKeys(2 * self.lateness_ms)
-        # Flink parsed these already (valid rows only), so the ISO-8601 cast cannot fail here.
+        # Valid rows carry the time Flink parsed, formatted by sql.partition_batches_sql: the ISO-8601 cast cannot fail.
         event_times = pc.cast(pc.if_else(pc.is_null(rows.column("r")), rows.column("t"), pa.scalar(None, pa.string())),
                               pa.timestamp("ms", tz="UTC"))
         valid, rejected = [], []
