@@ -30,6 +30,10 @@ class InputError(SensorlakeError):
     """An input file or record cannot be read at all."""
 
 
+class QueryError(SensorlakeError):
+    """An analyst's SQL names an unknown table or column, or does not parse."""
+
+
 class GateFailed(SensorlakeError):
     """A quality gate failed; the run stops."""
 

@@ -15,7 +15,7 @@ import sys
 from sensorlake.config import load_config
 from sensorlake.errors import SensorlakeError
 
-SUBCOMMANDS = ("services", "simulate", "ingest", "stream", "backfill", "demo", "validate", "features", "train", "score", "upkeep")
+SUBCOMMANDS = ("services", "simulate", "ingest", "stream", "backfill", "demo", "validate", "features", "train", "score", "upkeep", "sql")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,6 +59,18 @@ def register_table(spark, name: str, path: str) -> None:
     spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{_quote(path)}'")
 
 
+def lake_table_paths(cfg: Config) -> dict[str, str]:
+    """Every Delta table under the lake root by name, e.g. ``{'bronze.readings': '/lake/bronze/readings'}``.
+
+    No JVM: DuckDB (``sensorlake sql query``) and the Thrift server's refresh use it too.
+    """
+    root = cfg.lake_root
+    if not root.is_dir():
+        return {}
+    return {f"{log.parent.parent.name}.{log.parent.name}": str(log.parent)
+            for log in sorted(root.glob("*/*/_delta_log")) if not log.parent.parent.name.startswith(("_", "."))}
+
+
 def register_tables(spark, cfg: Config) -> list[str]:
     """Register every Delta table found under the lake root; return their names."""
     names = []

@@ -9,6 +9,7 @@ Example::
     from sensorlake import services
     services.up(cfg)                       # kafka and mlflow: {'kafka': 3.9, 'mlflow': 9.8}
     services.up(cfg, ["flink", "spark"])   # the standalone clusters, on request
+    services.up(cfg, ["thrift"])           # the Spark Thrift JDBC server (sensorlake sql serve)
     for row in services.status(cfg): print(row)
     services.down(cfg)                     # everything that runs
 """
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from sensorlake.errors import ConfigError, ServiceError
-from sensorlake.services import flink_cluster, kafka, mlflow_server, process, spark_cluster
+from sensorlake.services import flink_cluster, kafka, mlflow_server, process, spark_cluster, thrift_server
 
-SERVICES = {"kafka": kafka, "mlflow": mlflow_server, "flink": flink_cluster, "spark": spark_cluster}
+SERVICES = {"kafka": kafka, "mlflow": mlflow_server, "flink": flink_cluster, "spark": spark_cluster,
+            "thrift": thrift_server}
 DEFAULT_UP = ("kafka", "mlflow")
 
 

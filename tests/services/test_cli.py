@@ -18,7 +18,8 @@ def test_status_prints_a_row_per_process_with_state_address_and_log(private_cfg,
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "STATE", "PID", "ADDRESS", "LOG"]
     names = [line.split()[0] for line in lines[1:]]
-    assert names == ["kafka", "mlflow", "flink-jobmanager", "flink-taskmanager", "spark-master", "spark-worker"]
+    assert names == ["kafka", "mlflow", "flink-jobmanager", "flink-taskmanager", "spark-master", "spark-worker",
+                     "thrift"]
     assert all(" stopped " in line for line in lines[1:])
     assert str(private_cfg.log_dir / "kafka.log") in lines[1]
 

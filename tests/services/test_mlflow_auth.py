@@ -151,7 +151,15 @@ def _spark_binds(cfg, started) -> list[str]:
     return [_arg(argv, "--host") for argv, _ in spark] + [env["SPARK_LOCAL_IP"] for _, env in spark]
 
 
-BINDS = {"kafka": _kafka_binds, "mlflow": _mlflow_binds, "flink": _flink_binds, "spark": _spark_binds}
+def _thrift_binds(cfg, started) -> list[str]:
+    [(argv, env)] = [(argv, env) for name, argv, env in started if name == "thrift"]
+    conf = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--conf")
+    return [conf[k] for k in ("spark.hadoop.hive.server2.thrift.bind.host", "spark.driver.host",
+                              "spark.driver.bindAddress")] + [env["HIVE_SERVER2_THRIFT_BIND_HOST"], env["SPARK_LOCAL_IP"]]
+
+
+BINDS = {"kafka": _kafka_binds, "mlflow": _mlflow_binds, "flink": _flink_binds, "spark": _spark_binds,
+         "thrift": _thrift_binds}
 
 
 @pytest.mark.parametrize("profile", ["local", "cluster"])

@@ -47,7 +47,7 @@ def test_up_is_healthy_and_down_leaves_no_process_of_the_group(private_cfg, name
 @pytest.mark.parametrize("name, key", [
     ("kafka", "kafka.port"), ("kafka", "kafka.controller_port"), ("mlflow", "mlflow.port"),
     ("flink", "flink.rest_port"), ("flink", "flink.rpc_port"), ("spark", "spark.master_port"),
-    ("spark", "spark.master_webui_port"),
+    ("spark", "spark.master_webui_port"), ("thrift", "sql.port"),
 ])
 def test_a_port_in_use_stops_the_start_with_a_clear_error(private_cfg, name, key):
     with socket.socket() as s:
