@@ -1,7 +1,7 @@
 """Backfill a feature view's windows from bronze.readings into silver.features_<view> (Spark MERGE).
 
-    PYSPARK_PYTHON=.venv/bin/python spark-submit --master spark://127.0.0.1:7077 \
-        --jars "$(ls jars/spark/*.jar | paste -sd, -)" \
+    PYSPARK_PYTHON=$PWD/.venv/bin/python spark-submit --master spark://127.0.0.1:7077 \
+        --py-files dist/sensorlake.zip --jars "$(ls jars/spark/*.jar | paste -sd, -)" \
         batch_jobs/backfill_features.py --view machine_1m --start 2026-01-05T00:00:00Z --end 2026-01-06T00:00:00Z
     ... batch_jobs/backfill_features.py --view machine_1m --since-last     # hourly, from a scheduler
 

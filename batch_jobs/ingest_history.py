@@ -1,6 +1,7 @@
 """Ingest history files into bronze.readings, bronze.events and bronze.equipment.
 
-    spark-submit --master spark://127.0.0.1:7077 --py-files dist/sensorlake.zip \
+    PYSPARK_PYTHON=$PWD/.venv/bin/python spark-submit --master spark://127.0.0.1:7077 \
+        --py-files dist/sensorlake.zip --jars "$(ls jars/spark/*.jar | paste -sd, -)" \
         batch_jobs/ingest_history.py history/            # a simulator history folder
     spark-submit batch_jobs/ingest_history.py ai4i2020.csv --mapping conf/mappings/ai4i2020.yaml
 

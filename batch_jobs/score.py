@@ -1,7 +1,7 @@
 """Score feature windows with a task's champion model into gold.predictions (Spark, mlflow spark_udf, MERGE).
 
-    PYSPARK_PYTHON=.venv/bin/python spark-submit --master spark://127.0.0.1:7077 \
-        --jars "$(ls jars/spark/*.jar | paste -sd, -)" \
+    PYSPARK_PYTHON=$PWD/.venv/bin/python spark-submit --master spark://127.0.0.1:7077 \
+        --py-files dist/sensorlake.zip --jars "$(ls jars/spark/*.jar | paste -sd, -)" \
         batch_jobs/score.py --task failure --start 2026-01-05T00:00:00Z --end 2026-01-06T00:00:00Z
     ... batch_jobs/score.py --task failure --latest          # each equipment's newest window
 

@@ -1,6 +1,7 @@
 """Validate a Delta table, or only the rows it gained, against its Great Expectations suite.
 
-    spark-submit --master spark://127.0.0.1:7077 --py-files dist/sensorlake.zip \
+    PYSPARK_PYTHON=$PWD/.venv/bin/python spark-submit --master spark://127.0.0.1:7077 \
+        --py-files dist/sensorlake.zip --jars "$(ls jars/spark/*.jar | paste -sd, -)" \
         batch_jobs/validate_table.py --table bronze.readings --since 12      # rows added after version 12
     spark-submit batch_jobs/validate_table.py --table bronze.events --since 2026-01-05T00:00:00Z
     spark-submit batch_jobs/validate_table.py --table silver.features_vibration_1m --since last

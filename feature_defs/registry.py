@@ -28,8 +28,9 @@ import yaml
 
 from feature_defs.errors import FeatureDefinitionError
 from feature_defs.view import FeatureView
+from sensorlake.package_data import packaged_path
 
-SHIPPED_VIEWS_DIR = Path(__file__).with_name("views")
+SHIPPED_VIEWS_DIR = packaged_path(__file__, "views")
 LOCK_FILE = "fingerprints.lock.json"
 
 

@@ -15,7 +15,7 @@ from sensorlake.config import load_config
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
-pytest_plugins = ["tests.plugins.services"]
+pytest_plugins = ["tests.plugins.services", "tests.plugins.trained_fleet"]
 
 
 def free_port() -> int:

@@ -18,9 +18,10 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from sensorlake.errors import ConfigError
+from sensorlake.package_data import packaged_path
 
-DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
-EQUIPMENT_TYPES_FILE = Path(__file__).with_name("equipment_types.yaml")
+DEFAULTS_FILE = packaged_path(__file__, "defaults.yaml")
+EQUIPMENT_TYPES_FILE = packaged_path(__file__, "equipment_types.yaml")
 ENV_PREFIX = "SENSORLAKE__"
 
 

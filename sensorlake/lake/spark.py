@@ -1,7 +1,10 @@
 """Build a SparkSession with Delta Lake from the project's resolved jars (no download at run time).
 
-Under ``spark-submit`` the session the launcher configured is reused (``getOrCreate``); the
-settings here only fill what the command line left unset.
+Under ``spark-submit`` the settings the command line gave (``--master``, ``--driver-memory``,
+``--jars``, ``--conf k=v``, spark-defaults.conf) win: the settings here only fill what it left
+unset, so ``spark-submit --master spark://127.0.0.1:7077`` runs on that master whatever
+``spark.master`` the configuration names. The Delta jars must then come with ``--jars`` (the
+driver's JVM is already running; see :mod:`sensorlake.lake.submit`).
 
 Example::
 
@@ -16,8 +19,10 @@ from pathlib import Path
 
 from sensorlake.config import Config
 from sensorlake.errors import ConfigError
+from sensorlake.package_data import packaged_path
 
-LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+LOG4J_CONFIG = packaged_path(__file__, "log4j2.properties")
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 
 
 def delta_jars(cfg: Config) -> list[Path]:
@@ -37,7 +42,7 @@ def spark_conf(cfg: Config, app_name: str) -> dict[str, str]:
         "spark.master": cfg.get("spark.master"),
         "spark.driver.memory": str(cfg.get("spark.driver_memory")),
         "spark.jars": ",".join(str(j) for j in delta_jars(cfg)),
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(cfg.get("spark.shuffle_partitions")),
@@ -65,9 +70,45 @@ def build_spark_session(cfg: Config, app_name: str = "sensorlake"):
     from pyspark.sql import SparkSession
 
     cfg.path("lake.metastore_dir").mkdir(parents=True, exist_ok=True)
+    launched = launcher_conf()
+    if launched and not _driver_loads(DELTA_EXTENSION):
+        raise ConfigError("spark-submit started the driver without the Delta Lake jars on its classpath",
+                          f"add --jars \"$(ls {cfg.jars_dir / 'spark'}/*.jar | paste -sd, -)\" "
+                          "(or build the command with `python -m sensorlake.lake.submit run ...`)")
     builder = SparkSession.builder
     for key, value in spark_conf(cfg, app_name).items():
+        if key in launched and not (key == "spark.app.name" and _default_app_name(launched[key])):
+            continue      # the command line's value wins
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def launcher_conf() -> dict[str, str]:
+    """The settings ``spark-submit`` gave this driver; empty when Python started the JVM itself.
+
+    spark-submit starts the driver's JVM first and hands its gateway to Python
+    (``PYSPARK_GATEWAY_PORT``); its settings are then the JVM's ``spark.*`` system properties.
+    """
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return {}
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
+    return dict(SparkConf(_jvm=SparkContext._jvm).getAll())
+
+
+def _default_app_name(name: str) -> bool:
+    """spark-submit names an application after its file unless given ``--name``: the job's own name is better."""
+    return name == Path(sys.argv[0]).name
+
+
+def _driver_loads(class_name: str) -> bool:
+    """True if the running driver JVM can load ``class_name`` (from --jars, or a jar in $SPARK_HOME/jars)."""
+    from pyspark import SparkContext
+
+    try:
+        return bool(SparkContext._jvm.org.apache.spark.util.Utils.classIsLoadable(class_name))
+    except Exception:  # noqa: BLE001 - cannot tell: let the session start and fail on its own if it must
+        return True

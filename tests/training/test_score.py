@@ -1,6 +1,6 @@
 """Batch scoring: the champion of the training fixtures scores a range of windows into gold.predictions.
 
-Reuses the session's fleet and first failure model (tests/training/conftest.py: ``icfg``, ``fleet``,
+Reuses the session's fleet and first failure model (tests/plugins/trained_fleet.py: ``icfg``, ``fleet``,
 ``first``); real Spark, Delta and MLflow (spark_udf loads the model from the tracking server).
 """
 from __future__ import annotations
