@@ -23,11 +23,14 @@ KINDS = ("binary", "regression", "multiclass", "anomaly")
 LABELS = {"binary": ("fails_within",), "regression": ("rul",), "multiclass": ("failure_mode",),
           "anomaly": ("fails_within",)}
 DEFAULT_METRIC = {"binary": "pr_auc", "regression": "rmse", "multiclass": "macro_f1", "anomaly": "pr_auc"}
-SPLIT_METHODS = ("time", "group", "time_group")
+SPLIT_METHODS = ("time", "group", "time_group", "random")
 # Metrics a task may be judged by (for promotion), and whether higher is better.
 METRIC_DIRECTION = {"pr_auc": True, "roc_auc": True, "f1": True, "macro_f1": True, "accuracy": True,
                     "rmse": False, "mae": False, "phm08_score_mean": False, "log_loss": False}
 ANOMALY_METHODS = ("robust_z", "isolation_forest")
+LABEL_WINDOWS = ("horizon", "current")
+DOWN_AFTER_FAILURE = ("until_maintenance", "none")
+THRESHOLD_RULES = ("cost", "budget")
 
 
 def parse_duration(value, key: str) -> timedelta:
@@ -68,6 +71,9 @@ class TaskConfig:
     experiment: str
     registered_model: str
     max_unvalidated_versions: int | None = None
+    label_window: str = "horizon"
+    down_after_failure: str = "until_maintenance"
+    threshold_rule: str = "cost"
     raw: dict = field(default_factory=dict)
 
     @property
@@ -77,7 +83,8 @@ class TaskConfig:
     @property
     def purge(self) -> timedelta:
         """How far a row's label looks past its window_end: training rows this close to the test period are dropped."""
-        return {"binary": self.horizon, "multiclass": self.horizon, "regression": self.rul_cap,
+        label_reach = timedelta(0) if self.label_window == "current" else self.horizon
+        return {"binary": label_reach, "multiclass": label_reach, "regression": self.rul_cap,
                 "anomaly": timedelta(0)}[self.kind]
 
     def params(self) -> dict[str, Any]:
@@ -88,7 +95,9 @@ class TaskConfig:
                "rolling": ",".join(str(r) for r in self.rolling) or "none", "baseline": str(self.baseline),
                "class_weight": self.class_weight, "alert_budget_per_day": self.alert_budget_per_day,
                "alert_throttle": str(self.alert_throttle), "num_boost_round": self.num_boost_round,
-               "early_stopping_rounds": self.early_stopping_rounds, "min_improvement": self.min_improvement}
+               "early_stopping_rounds": self.early_stopping_rounds, "min_improvement": self.min_improvement,
+               "label_window": self.label_window, "down_after_failure": self.down_after_failure,
+               "threshold_rule": self.threshold_rule}
         out.update({f"split.{k}": v for k, v in self.split.items()})
         out.update({f"costs.{k}": v for k, v in self.costs.items()})
         out.update({f"lightgbm.{k}": v for k, v in self.lightgbm.items()})
@@ -152,6 +161,13 @@ def task_config(cfg: Config, name: str) -> TaskConfig:
         raise ConfigError(f"training anomaly.method is {anomaly['method']!r}", f"choose one of {', '.join(ANOMALY_METHODS)}")
     if anomaly["group_by"] not in (None, "equipment_id"):
         raise ConfigError(f"training anomaly.group_by is {anomaly['group_by']!r}", "use null or equipment_id")
+    choices = {}
+    for key, allowed, default in (("label_window", LABEL_WINDOWS, "horizon"),
+                                  ("down_after_failure", DOWN_AFTER_FAILURE, "until_maintenance"),
+                                  ("threshold_rule", THRESHOLD_RULES, "cost")):
+        choices[key] = str(merged.get(key) or default)
+        if choices[key] not in allowed:
+            raise ConfigError(f"training {key} is {choices[key]!r} (task {name})", f"choose one of {', '.join(allowed)}")
     budget = float(merged.get("alert_budget_per_day") or 0)
     if budget <= 0:
         raise ConfigError("training alert_budget_per_day must be positive", "e.g. 6 alerts per day for the fleet")
@@ -172,5 +188,6 @@ def task_config(cfg: Config, name: str) -> TaskConfig:
         experiment=str(merged.get("experiment") or "sensorlake-{task}").format(task=name),
         registered_model=str(merged.get("registered_model") or "sensorlake-{task}").format(task=name),
         max_unvalidated_versions=merged.get("max_unvalidated_versions"),
+        **choices,
         raw=merged,
     )

@@ -151,9 +151,14 @@ def labelled_rows(spark, task: TaskConfig, pins: Mapping[str, PinnedTable]):
     """
     from pyspark.sql import functions as F
 
-    base, features = feature_rows(task, {v: read_pinned(spark, pins[feature_table(v)]) for v in task.views})
+    silver = {v: read_pinned(spark, pins[feature_table(v)]) for v in task.views}
+    base, features = feature_rows(task, silver)
+    if task.label_window == "current":  # the label is the row's own window: it needs the window's start
+        base = base.join(silver[task.views[0]].select(*ROW_KEY, "window_start"), list(ROW_KEY))
     events = read_pinned(spark, pins[task.events_table])
-    labelled = point_in_time_labels(base, events, task.horizon, task.rul_cap)
+    labelled = point_in_time_labels(base, events, task.horizon, task.rul_cap, task.label_window,
+                                    task.down_after_failure)
+    labelled = labelled.drop("window_start") if task.label_window == "current" else labelled
     return labelled.where(~F.col("down")).drop("down"), features
 
 

@@ -6,6 +6,9 @@
 - ``group``: a ``test_fraction`` of the equipment (drawn with ``seed``) is held out entirely.
 - ``time_group``: test = held-out equipment after the cutoff; train = the other equipment
   before the purged cutoff. No equipment and no instant is in both.
+- ``random``: test and validation rows drawn at random (``seed``), stratified by ``fails_within``
+  when the frame has it; nothing purged. Only for rows that are independent of each other (e.g.
+  AI4I, whose rows are separate products): with windows of a time series it leaks the future.
 
 Validation rows (early stopping, threshold choice) are the latest ``valid_fraction`` of the
 training rows in time, purged the same way. The test rows are touched only for the final metrics.
@@ -61,6 +64,8 @@ def split_rows(frame: pd.DataFrame, split: dict, purge: timedelta) -> Split:
     """Masks for ``frame`` (needs equipment_id, window_end) following the ``split`` settings; see module doc."""
     method = split.get("method", "time_group")
     test_fraction, valid_fraction = float(split["test_fraction"]), float(split["valid_fraction"])
+    if method == "random":
+        return _random_split(frame, test_fraction, valid_fraction, int(split.get("seed", 42)))
     times, equipment = frame["window_end"], frame["equipment_id"]
     everything = np.ones(len(frame), dtype=bool)
     cutoff, test_eq = None, []
@@ -87,3 +92,26 @@ def split_rows(frame: pd.DataFrame, split: dict, purge: timedelta) -> Split:
         raise InputError(f"split {method}: {int(train.sum())} training and {int(valid.sum())} validation rows",
                          "lower training.split.valid_fraction or train on a longer history")
     return Split(train, valid, test, cutoff, test_eq)
+
+
+def _stratified_draw(strata: np.ndarray, pool: np.ndarray, fraction: float, rng) -> np.ndarray:
+    """A ``fraction`` of the ``pool`` rows of every stratum, drawn with ``rng``."""
+    drawn = np.zeros(len(pool), dtype=bool)
+    for value in np.unique(strata[pool]):
+        rows = np.flatnonzero(pool & (strata == value))
+        drawn[rng.choice(rows, size=int(round(fraction * len(rows))), replace=False)] = True
+    return drawn
+
+
+def _random_split(frame: pd.DataFrame, test_fraction: float, valid_fraction: float, seed: int) -> Split:
+    rng = np.random.default_rng(seed)
+    labels = frame["fails_within"] if "fails_within" in frame else pd.Series(0, index=frame.index)
+    strata = labels.fillna(-1).to_numpy()
+    everything = np.ones(len(frame), dtype=bool)
+    test = _stratified_draw(strata, everything, test_fraction, rng)
+    valid = _stratified_draw(strata, ~test, valid_fraction, rng)
+    train = ~test & ~valid
+    if not (train.any() and valid.any() and test.any()):
+        raise InputError(f"split random: {int(train.sum())} training, {int(valid.sum())} validation and "
+                         f"{int(test.sum())} test rows", "train on more rows or change training.split")
+    return Split(train, valid, test, None, [])

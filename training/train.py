@@ -124,12 +124,13 @@ def _fit(task: TaskConfig, ts: TrainingSet, parts: Split):
         valid_scores = model.predict_frame(frame[valid])
         choice = choose_threshold(frame[valid], valid_scores, frame.loc[valid, "fails_within"], task.costs,
                                   task.alert_budget_per_day, throttle, fleet)
-        model.threshold = choice.threshold
+        model.threshold = choice.by_budget if task.threshold_rule == "budget" else choice.threshold
         metrics.update(choice.as_metrics())
-        metrics.update(binary_metrics(test_frame, out, choice.threshold, choice.by_budget, throttle, fleet))
+        metrics["threshold"] = model.threshold
+        metrics.update(binary_metrics(test_frame, out, model.threshold, choice.by_budget, throttle, fleet))
         labels = test_frame["fails_within"].to_numpy().astype(int)
         if labels.min() != labels.max():
-            figures["plots/pr_curve.png"] = plots.pr_curve(labels, out, choice.threshold)
+            figures["plots/pr_curve.png"] = plots.pr_curve(labels, out, model.threshold)
             if task.kind == "binary":
                 figures["plots/calibration.png"] = plots.calibration(labels, out)
     elif task.kind == "regression":
@@ -182,7 +183,7 @@ def _champion_metric(task: TaskConfig, frame: pd.DataFrame):
 def data_key(task: TaskConfig) -> tuple:
     """What decides a task's training set: tasks with equal keys can share one (``training_set=``)."""
     return (task.views, task.events_table, task.horizon, task.rul_cap, task.rolling, task.baseline,
-            task.max_unvalidated_versions)
+            task.max_unvalidated_versions, task.label_window, task.down_after_failure)
 
 
 def train_task(spark, cfg: Config, task: str | TaskConfig, versions: Mapping[str, int] | None = None,
