@@ -23,6 +23,7 @@ from sensorlake.streaming.runner import (rows_of_run, start_stream_job, stop_str
                                          wait_for_rows, wait_until_written)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_TASKS = ("failure", "anomaly")
 PUBLIC_DATASETS = {
     "ai4i2020/ai4i2020.csv": "ai4i2020.yaml",
     "nab_machine_temperature/machine_temperature_system_failure.csv": "nab_machine_temperature.yaml",
@@ -101,7 +102,12 @@ def run_demo(cfg: Config, days: float = 1.0, equipment_per_type: int | None = No
     """Run the pipeline end to end on embedded defaults; return the figures the summary prints."""
     from delta.tables import DeltaTable
 
+    from expectations.runner import validate_table
+    from feature_defs import load_registry
+    from sensorlake.backfill import backfill_features
     from sensorlake.ingest import ingest_path, load_mapping
+    from sensorlake.scoring import score_windows
+    from training import train_task
     from sensorlake.lake.catalog import register_tables
     from sensorlake.lake.spark import build_spark_session
 
@@ -128,6 +134,23 @@ def run_demo(cfg: Config, days: float = 1.0, equipment_per_type: int | None = No
     for report in reports:
         print("  " + report.summary(), file=out)
 
+    step("features: backfill machine_1m over the history (Spark), then its quality gate")
+    span = _history_span(manifest)
+    backfill = backfill_features(spark, cfg, load_registry(cfg)["machine_1m"], *span)
+    print("  " + backfill.summary(), file=out)
+    gate = validate_table(spark, cfg, "silver.features_machine_1m", data_docs=False)
+    print("  " + gate.summary(), file=out)
+
+    step("train: failure within the horizon (LightGBM) and the anomaly baseline, tracked and registered in MLflow")
+    trained = {}
+    for task in DEMO_TASKS:
+        report = train_task(spark, cfg, task)
+        trained[task] = report
+        print("  " + report.summary(), file=out)
+
+    step("score in batch: each machine's latest window with the failure champion (mlflow.pyfunc.spark_udf -> gold.predictions)")
+    print("  " + score_windows(spark, cfg, "failure", latest=True, data_docs=False).summary(), file=out)
+
     step(f"live: the simulator produces to Kafka for {live_seconds:g} s at {live_rate:,.0f} readings/s (1% bad records); "
          "the PyFlink job writes bronze, quarantine and silver")
     topic = cfg.get("kafka.topic")
@@ -139,13 +162,15 @@ def run_demo(cfg: Config, days: float = 1.0, equipment_per_type: int | None = No
         # The first windows close once the watermark passes them: an empty partition holds it
         # back until streaming.idle_timeout_s after the job started.
         wait_for_rows(cfg, "silver.features_machine_1m", stream_run, job, timeout_s=240)
+        if cfg.get("streaming.scoring.tasks"):
+            wait_for_rows(cfg, "gold.predictions", stream_run, job, timeout_s=240)
         time.sleep(2 * float(cfg.get("streaming.flush_interval_s")))
     finally:
         stop_stream_job(job)
     print(f"  delivered {live['counts'].get('delivered', 0):,} records to topic {topic!r} "
           f"(injected: {', '.join(f'{k}={v}' for k, v in live['counts']['injected'].items() if v)}); "
           f"the job caught up {waited:.0f} s after the producer finished (log: {cfg.log_dir / 'demo-stream.log'})", file=out)
-    for table in ("bronze.readings", "quarantine.readings", "silver.features_machine_1m"):
+    for table in ("bronze.readings", "quarantine.readings", "silver.features_machine_1m", "gold.predictions", "gold.alerts"):
         print(f"  {table}: {rows_of_run(cfg, table, stream_run):,} rows from this stream", file=out)
 
     step("MLflow: record the run with the Delta table versions it produced")
@@ -159,10 +184,31 @@ def run_demo(cfg: Config, days: float = 1.0, equipment_per_type: int | None = No
         print(f"  {name:<22} {n:>12,} rows  v{versions[name]}  {cfg.table_path(name)}", file=out)
     reasons = spark.sql("SELECT reason, count(*) AS n FROM quarantine.readings GROUP BY reason ORDER BY n DESC").collect()
     print("  quarantine by reason: " + ", ".join(f"{r['reason']}={r['n']}" for r in reasons), file=out)
-    print(f"\n  MLflow UI:   {cfg.mlflow_tracking_uri}  (experiment sensorlake-pipeline, run {run_id})", file=out)
+    print("\n  top-risk equipment (latest failure probability, reasons = top SHAP contributions):", file=out)
+    for row in top_risk(spark, limit=5):
+        print(f"    {row['equipment_id']:<14} p={row['failure_probability']:.3f}  at {row['window_end']}  "
+              f"model v{row['model_version']}  {row['top_features']}", file=out)
+    print(f"\n  MLflow UI:   {cfg.mlflow_tracking_uri}  (experiment sensorlake-pipeline, run {run_id}; "
+          f"models {', '.join(r.model_name for r in trained.values() if r.model_name)})", file=out)
     print("  Spark SQL:   SELECT equipment_id, sensor, count(*), avg(value) FROM bronze.readings GROUP BY 1, 2", file=out)
     print(f"  No JVM:      python -c \"from deltalake import DeltaTable; "
           f"print(DeltaTable('{cfg.table_path('bronze.readings')}').to_pyarrow_dataset().count_rows())\"", file=out)
     print(f"  Logs:        {cfg.log_dir}", file=out)
     print("  Stop the services with: sensorlake services down", file=out)
-    return {"tables": table_counts, "versions": versions, "mlflow_run_id": run_id, "live": live["counts"]}
+    return {"tables": table_counts, "versions": versions, "mlflow_run_id": run_id, "live": live["counts"],
+            "models": {t: r.model_version for t, r in trained.items()}}
+
+
+def _history_span(manifest: dict) -> tuple[str, str]:
+    """(start, end) of the simulated history, from its manifest."""
+    parameters = manifest["parameters"]
+    return parameters["start"], parameters["end"]
+
+
+def top_risk(spark, limit: int = 5) -> list:
+    """Each equipment's newest failure prediction, riskiest first (gold.predictions, any model version)."""
+    return spark.sql(f"""
+        SELECT equipment_id, window_end, failure_probability, model_version, top_features FROM (
+          SELECT *, row_number() OVER (PARTITION BY equipment_id ORDER BY window_end DESC, ingest_time DESC) AS newest
+          FROM gold.predictions WHERE failure_probability IS NOT NULL)
+        WHERE newest = 1 ORDER BY failure_probability DESC LIMIT {int(limit)}""").collect()

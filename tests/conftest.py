@@ -42,6 +42,7 @@ def cfg(tmp_path_factory):
         f"spark.master_webui_port={free_port()}",
         f"spark.worker_webui_port={free_port()}",
         "spark.shuffle_partitions=4",
+        "streaming.scoring.tasks=[]",   # real-time scoring is tested on its own (tests/realtime)
     ]
     return load_config(profile="local", overrides=overrides, environ={}, base_dir=root)
 

@@ -60,8 +60,12 @@ def feature_table(view: str) -> str:
 
 def feature_columns_of(df) -> list[str]:
     """Numeric columns of a silver feature table that are features (not keys, metadata or lineage)."""
-    return [f.name for f in df.schema.fields
-            if f.name not in _NOT_FEATURES and f.dataType.simpleString() in _NUMERIC]
+    return feature_columns_among((f.name, f.dataType.simpleString()) for f in df.schema.fields)
+
+
+def feature_columns_among(columns) -> list[str]:
+    """The feature columns among (name, Spark SQL type) pairs, e.g. ``silver_spec(view).columns``."""
+    return [name for name, kind in columns if name not in _NOT_FEATURES and kind in _NUMERIC]
 
 
 def _span_name(span) -> str:
@@ -203,5 +207,5 @@ def build_training_set(spark, cfg: Config, task: TaskConfig, versions: Mapping[s
     return TrainingSet(frame, features, pins)
 
 
-__all__ = ["LABEL_COLUMNS", "ROW_KEY", "TrainingSet", "build_training_set", "feature_columns_of", "feature_rows", "feature_table",
+__all__ = ["LABEL_COLUMNS", "ROW_KEY", "TrainingSet", "build_training_set", "feature_columns_among", "feature_columns_of", "feature_rows", "feature_table",
            "join_as_of", "labelled_rows", "to_pandas", "with_rolling_means"]

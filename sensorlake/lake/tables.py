@@ -135,10 +135,25 @@ GOLD_PREDICTIONS = table_spec(
                 "('feature:+shap;...', LightGBM SHAP in the model's raw units).",
 )
 
+GOLD_ALERTS = table_spec(
+    "gold.alerts",
+    [
+        ("alert_id", "string"), ("equipment_id", "string"), ("failure_mode", "string"), ("status", "string"),
+        ("severity", "string"), ("criticality", "string"), ("opened_at", "timestamp"),
+        ("last_evidence_at", "timestamp"), ("closed_at", "timestamp"), ("latest_probability", "double"),
+        ("peak_probability", "double"), ("evidence_windows", "bigint"), ("reasons", "string"),
+        ("model_name", "string"), ("model_version", "string"),
+    ],
+    key=("alert_id",),
+    description="Alerts of the real-time scorer: one per equipment, failure mode and run of evidence "
+                "(status open|closed, severity info|warning|high|critical from risk and criticality, "
+                "reasons = the latest evidence's top features).",
+)
+
 EVENT_TYPES = ("failure", "maintenance", "inspection")
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in (READINGS, EVENTS, EQUIPMENT, QUARANTINE, QUALITY_RESULTS,
-                                                    GOLD_PREDICTIONS)}
+                                                    GOLD_PREDICTIONS, GOLD_ALERTS)}
 
 
 FEATURE_KEY = ("equipment_id", "window_start", "window_end")

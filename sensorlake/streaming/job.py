@@ -83,11 +83,54 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
         .map(RawBatchWriter(cfg.data, str(cfg.base_dir), run_id, lateness_ms), output_type=stats_type)
         .name("bronze+quarantine writer").print())
 
+    scoring = scoring_plan(cfg, views)
     for view in views:
         table = t_env.sql_query(compile_view(view, source=sql.VALID_VIEW))
-        writer = FeatureRowsWriter(cfg.data, str(cfg.base_dir), silver_spec(view), table.get_schema().get_field_names(),
-                                   run_id, flush_ms)
-        (t_env.to_data_stream(table).key_by(lambda r: 0, key_type=Types.INT())
+        names = table.get_schema().get_field_names()
+        writer = FeatureRowsWriter(cfg.data, str(cfg.base_dir), silver_spec(view), names, run_id, flush_ms)
+        features = t_env.to_data_stream(table)
+        (features.key_by(lambda r: 0, key_type=Types.INT())
             .process(writer, output_type=Types.TUPLE([Types.STRING(), Types.INT(), Types.DOUBLE()]))
             .name(f"silver writer {view.name}").print())
+        if scoring and scoring[0] == view.name:
+            add_scoring(features, cfg, scoring[1], view, names, run_id, flush_ms)
     return run_id
+
+
+def scoring_plan(cfg: Config, views) -> tuple[str, list[str]] | None:
+    """(view, tasks) the job scores in real time (``streaming.scoring.tasks``), or None when off.
+
+    Raises ConfigError when the tasks' view is not among the views the job computes.
+    """
+    from sensorlake.errors import ConfigError
+    from training.config import task_config
+
+    tasks = list(cfg.get("streaming.scoring.tasks") or [])
+    if not tasks:
+        return None
+    view = task_config(cfg, tasks[0]).views[0]
+    if view not in {v.name for v in views}:
+        raise ConfigError(f"streaming.scoring.tasks {tasks} score view {view!r}, which this job does not compute",
+                          f"add {view} to streaming.views, or --set streaming.scoring.tasks=[] to stream without scoring")
+    return view, tasks
+
+
+def add_scoring(features, cfg: Config, tasks: list[str], view, field_names, run_id: str, flush_ms: int) -> None:
+    """Score each feature row of ``view`` with the tasks' champions into gold.predictions and gold.alerts."""
+    from pyflink.common import Types
+
+    from sensorlake.realtime import WindowScorer
+    from sensorlake.streaming.scoring import DeltaRowsWriter, WindowScoringFunction
+    from training.dataset import feature_columns_among
+
+    columns = feature_columns_among(silver_spec(view).columns)
+    WindowScorer(cfg, tasks, columns)   # the configuration is checked here, before the job is submitted
+    equipment = list(field_names).index("equipment_id")
+    scored = (features.key_by(lambda r: r[equipment], key_type=Types.STRING())
+              .process(WindowScoringFunction(cfg.data, str(cfg.base_dir), tasks, list(field_names), columns),
+                       output_type=Types.TUPLE([Types.STRING(), Types.PICKLED_BYTE_ARRAY()]))
+              .name(f"real-time scoring {view.name}"))
+    (scored.key_by(lambda r: r[0], key_type=Types.STRING())
+        .process(DeltaRowsWriter(cfg.data, str(cfg.base_dir), run_id, flush_ms),
+                 output_type=Types.TUPLE([Types.STRING(), Types.INT(), Types.DOUBLE()]))
+        .name("gold writer").print())
