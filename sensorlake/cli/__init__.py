@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if not args.verbose:  # GX logs its whole configuration at INFO on every validation
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
     try:
         cfg = load_config(args.config, args.profile, args.overrides)
         return int(args.func(args, cfg) or 0)
