@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 
@@ -19,6 +20,15 @@ def with_values(cfg: Config, **dotted) -> Config:
         section, name = key.split("__")
         data[section][name] = value
     return Config(data=data, base_dir=cfg.base_dir)
+
+
+def group_gone(pgid: int) -> bool:
+    """True when no process of the process group ``pgid`` is left."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 @pytest.fixture

@@ -10,19 +10,12 @@ import pytest
 from sensorlake.config import load_config
 from sensorlake.errors import ServiceError
 from sensorlake.services import process
+from tests.services.conftest import group_gone
 
 
 @pytest.fixture
 def pcfg(tmp_path):
     return load_config(profile="local", overrides=[f"runtime.dir={tmp_path / 'rt'}"], environ={}, base_dir=tmp_path)
-
-
-def group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_start_records_pid_and_logs_output(pcfg):

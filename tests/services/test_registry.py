@@ -9,15 +9,7 @@ import pytest
 from sensorlake import services
 from sensorlake.errors import ConfigError, ServiceError
 from sensorlake.services import process
-from tests.services.conftest import with_values
-
-
-def group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+from tests.services.conftest import group_gone, with_values
 
 
 @pytest.mark.parametrize("name", [

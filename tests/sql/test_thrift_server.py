@@ -16,21 +16,13 @@ from sensorlake import services
 from sensorlake.lake import delta_rs
 from sensorlake.services import process, thrift_server
 from tests.conftest import free_port
-from tests.services.conftest import with_values
+from tests.services.conftest import group_gone, with_values
 from tests.sql.analyst_lake import FIRST_READINGS, answer, expected_answer, write_analyst_lake
 from tests.sql.conftest import QUERIES_DIR, lake_cfg
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 QUERY_FILES = sorted(p.name for p in QUERIES_DIR.glob("*.sql"))
-
-
-def group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 @pytest.fixture(scope="module")
