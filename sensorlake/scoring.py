@@ -299,6 +299,9 @@ def score_windows(spark, cfg: Config, task, start=None, end=None, latest: bool =
     if start is not None and start >= end:
         raise ConfigError(f"--start {start.isoformat()} is not before --end {end.isoformat()}",
                           "windows ending in (start, end] are scored: pass start < end")
+    from sensorlake.services.mlflow_server import require_reachable
+
+    require_reachable(cfg)
     champion = load_champion(cfg, task.registered_model)
     run_id = run_id or uuid.uuid4().hex
     report = ScoringReport(task.name, champion.name, champion.version, run_id, start, end)

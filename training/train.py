@@ -201,7 +201,10 @@ def train_task(spark, cfg: Config, task: str | TaskConfig, versions: Mapping[str
 
     from training.registry import promote_if_better
 
+    from sensorlake.services.mlflow_server import require_reachable
+
     task = task_config(cfg, task) if isinstance(task, str) else task
+    require_reachable(cfg)   # before the training set is built: nothing is logged or registered
     seconds = {}
     started = time.monotonic()
     ts = training_set or build_training_set(spark, cfg, task, versions, gate=gate)

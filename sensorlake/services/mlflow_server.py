@@ -162,6 +162,24 @@ def healthy(cfg) -> bool:
         return False
 
 
+def require_reachable(cfg, timeout_s: float = 10.0) -> None:
+    """Raise ServiceError at once when the tracking server (an http(s) ``cfg.mlflow_tracking_uri``) does
+    not answer: MLflow's own client retries for about four minutes before it gives up."""
+    import urllib.error
+
+    uri = cfg.mlflow_tracking_uri
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered (e.g. 401 with authentication on): reachable
+    except OSError as exc:
+        raise ServiceError(f"the MLflow tracking server at {uri} does not answer ({getattr(exc, 'reason', exc)})",
+                           "start it with: sensorlake services up mlflow (or set mlflow.tracking_uri)") from None
+
+
 def start(cfg, environ: Mapping[str, str] | None = None) -> float:
     """Start the tracking server and wait for /health; return the seconds it took to start.
 

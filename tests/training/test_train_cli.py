@@ -22,3 +22,21 @@ def test_train_is_a_subcommand_with_help(capsys):
         assert done.code == 0
     out = capsys.readouterr().out
     assert "--task" in out and "--pin TABLE=VERSION" in out and "champion" in out
+
+
+def test_training_stops_before_any_work_with_a_clear_error_when_the_mlflow_server_does_not_answer(cfg):
+    import copy
+
+    import pytest
+
+    from sensorlake.config import Config
+    from sensorlake.errors import ServiceError
+    from tests.conftest import free_port
+    from training import train_task
+
+    data = copy.deepcopy(cfg.data)
+    data["mlflow"]["port"] = free_port()          # nothing listens there
+    down = Config(data=data, base_dir=cfg.base_dir)
+    with pytest.raises(ServiceError, match=f"tracking server at {down.mlflow_tracking_uri} does not answer") as raised:
+        train_task(None, down, "failure")         # no Spark session: it must stop before reading any table
+    assert "sensorlake services up mlflow" in str(raised.value)
