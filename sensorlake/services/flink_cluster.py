@@ -145,6 +145,16 @@ def environment(cfg) -> dict[str, str]:
     }
 
 
+def client_environ() -> dict[str, str]:
+    """This process's environment for a child that submits a Flink job.
+
+    Without ``PYFLINK_GATEWAY_DISABLED``: PyFlink sets it in a process that has run Python operators
+    of a local job in loopback mode, and a child inheriting it refuses to start its own gateway
+    ("launching the PythonGatewayServer during Python UDF execution").
+    """
+    return {k: v for k, v in os.environ.items() if k != "PYFLINK_GATEWAY_DISABLED"}
+
+
 def flink_cli(cfg) -> tuple[str, dict[str, str]]:
     """The ``flink`` CLI and a full environment to submit jobs to this cluster.
 
@@ -152,7 +162,7 @@ def flink_cli(cfg) -> tuple[str, dict[str, str]]:
     """
     if not (home(cfg) / "conf" / "config.yaml").exists():
         write_config(cfg)
-    return str(pyflink_home() / "bin" / "flink"), {**os.environ, **environment(cfg)}
+    return str(pyflink_home() / "bin" / "flink"), {**client_environ(), **environment(cfg)}
 
 
 def overview(cfg) -> dict:

@@ -46,7 +46,8 @@ def start_stream_job(cfg: Config, run_id: str, log_path: Path, extra_args: tuple
     config_file = _job_config_file(cfg, log_path)
     with open(log_path, "w") as log:
         return subprocess.Popen([sys.executable, str(JOB_FILE), "--config", str(config_file), "--run-id", run_id, *extra_args],
-                                cwd=cfg.base_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                cwd=cfg.base_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=flink_cluster.client_environ())
 
 
 @dataclass

@@ -157,7 +157,7 @@ def test_the_watcher_picks_up_a_newly_promoted_champion_and_keeps_the_last_one_w
 
 @pytest.mark.slow
 def test_the_flink_operators_score_every_window_into_gold_predictions_and_keep_one_open_alert_per_equipment(
-        rcfg, silver, first, tmp_path):
+        rcfg, silver, first, tmp_path, monkeypatch):
     from deltalake import DeltaTable
     from pyflink.common import Types
 
@@ -170,6 +170,8 @@ def test_the_flink_operators_score_every_window_into_gold_predictions_and_keep_o
     names = silver_spec(view).column_names
     # the rows travel as pickled text (Flink's collection source unpickles its elements in Java, which knows no pandas types)
     rows = [base64.b64encode(pickle.dumps(tuple(r[n] for n in names))).decode() for r in silver.to_dict("records")]
+    # the job's Python operators run in this process (loopback) and set PYFLINK_GATEWAY_DISABLED here: undone after the test
+    monkeypatch.setenv("PYFLINK_GATEWAY_DISABLED", "false")
     env, _ = create_environments(rcfg, parallelism=1)
     features = (env.from_collection(rows, type_info=Types.STRING())
                 .map(lambda text: pickle.loads(base64.b64decode(text)), output_type=Types.PICKLED_BYTE_ARRAY()))

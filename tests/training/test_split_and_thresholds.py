@@ -104,5 +104,5 @@ def test_a_task_is_configuration_and_bad_values_are_refused_by_key(cfg):
         task_config(custom, "nope")
     with pytest.raises(ConfigError, match="horizon"):
         task_config(load_config(environ={}, overrides=["training.horizon=soon"]), "failure")
-    with pytest.raises(ConfigError, match="split method 'random'"):
-        task_config(load_config(environ={}, overrides=["training.split.method=random"]), "rul")
+    with pytest.raises(ConfigError, match="split method 'shuffled'"):
+        task_config(load_config(environ={}, overrides=["training.split.method=shuffled"]), "rul")
