@@ -29,6 +29,9 @@ SOURCE_TABLE = "kafka_readings"
 CLASSIFIED_VIEW = "classified_readings"
 VALID_VIEW = "readings"
 EVENT_TIME_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSSX"   # 2026-01-05T00:00:00.500Z, as the simulator writes
+# Flink's parser is lenient (2026-02-30 becomes March 2, T24:00 the next midnight): a UTC time must
+# print back as it was written, or it is a bad_timestamp (as Spark's and pyarrow's parsers judge it).
+STRICT_UTC_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSS"
 CANONICAL_TIME_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"   # how the batches carry a valid reading's (UTC) time
 KEYS = ("site_id", "equipment_id", "sensor", "event_time", "unit")
 
@@ -114,7 +117,8 @@ SELECT *,
   CASE
     WHEN NOT is_json THEN 'malformed_json'
     WHEN {missing} OR (value_text IS NULL AND NOT has_nan) THEN 'missing_key'
-    WHEN parsed_time IS NULL THEN 'bad_timestamp'
+    WHEN parsed_time IS NULL OR (event_time_text LIKE '%Z'
+      AND SUBSTRING(event_time_text FROM 1 FOR 23) <> DATE_FORMAT(parsed_time, '{STRICT_UTC_FORMAT}')) THEN 'bad_timestamp'
     WHEN has_nan THEN 'nan_value'
     WHEN `value` IS NULL THEN 'bad_value'
     WHEN equipment_type IS NULL THEN 'unknown_equipment'
