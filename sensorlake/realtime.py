@@ -95,8 +95,7 @@ class WindowScorer:
         if multi or len(first) > 1:
             raise ConfigError(f"real-time scoring takes tasks over one and the same feature view; {multi or sorted(first)} "
                               "differ", "score multi-view tasks in batch (sensorlake score), or list fewer tasks")
-        self.view = first.pop() if first else None
-        self.scored_tasks = [n for n in tasks]
+        self.scored_tasks = list(tasks)
         self.watchers = {n: ChampionWatcher(cfg, t.registered_model, refresh) for n, t in self.tasks.items()}
         self.view_columns = list(view_columns)
         self.policy = AlertPolicy.from_config(cfg)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import warnings
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -74,7 +75,8 @@ class EquipmentHistory:
     def _mean_over(self, t: int, index: int, span: int) -> np.ndarray:
         lo = bisect.bisect_right(self.ends, t - span, 0, index + 1)
         block = np.vstack(self.values[lo:index + 1])
-        with np.errstate(invalid="ignore"), _quiet():
+        with warnings.catch_warnings():   # an all-missing column gives NaN (as Spark's avg gives NULL), quietly
+            warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanmean(block, axis=0)
 
     def _derived(self, t: int, index: int) -> list[float]:
@@ -92,20 +94,6 @@ class EquipmentHistory:
         drop = bisect.bisect_right(self.ends, cutoff)
         if drop:
             del self.ends[:drop], self.values[:drop]
-
-
-class _quiet:
-    """Silence numpy's 'mean of empty slice' warning (an all-missing column gives NaN, as Spark gives NULL)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
 
 __all__ = ["EquipmentHistory"]

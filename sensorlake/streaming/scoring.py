@@ -26,13 +26,10 @@ from pyflink.datastream.functions import KeyedProcessFunction
 from sensorlake.config import Config
 from sensorlake.lake import delta_rs
 from sensorlake.lake.tables import GOLD_ALERTS, GOLD_PREDICTIONS
+from sensorlake.streaming.writers import as_utc
 
 END_OF_INPUT = 2**63 - 2   # an event-time timer here fires only on the final watermark of a bounded input
 TABLES = {GOLD_PREDICTIONS.name: GOLD_PREDICTIONS, GOLD_ALERTS.name: GOLD_ALERTS}
-
-
-def _utc(value):
-    return value.replace(tzinfo=dt.timezone.utc) if isinstance(value, dt.datetime) and value.tzinfo is None else value
 
 
 def criticality_by_equipment(cfg: Config) -> dict[str, str]:
@@ -68,7 +65,7 @@ class WindowScoringFunction(KeyedProcessFunction):
         from sensorlake.alerts import AlertBook
 
         values = dict(zip(self.field_names, tuple(row)))
-        equipment_id, window_end = values["equipment_id"], _utc(values["window_end"])
+        equipment_id, window_end = values["equipment_id"], as_utc(values["window_end"])
         history = self.history.value() or self.scorer.new_history()
         inputs = history.add(window_end, values)
         self.history.update(history)
@@ -121,7 +118,7 @@ class DeltaRowsWriter(KeyedProcessFunction):
     def _arrow(self, spec, rows: list[dict]) -> pa.Table:
         now = dt.datetime.now(dt.timezone.utc)
         lineage = {"job_name": self.job_name, "run_id": self.run_id, "ingest_time": now}
-        columns = {name: [_utc(r.get(name, lineage.get(name))) for r in rows] for name in spec.column_names}
+        columns = {name: [as_utc(r.get(name, lineage.get(name))) for r in rows] for name in spec.column_names}
         return pa.table(columns, schema=spec.arrow_schema())
 
 

@@ -52,6 +52,11 @@ def parse_batch(rows_json: str) -> pa.Table:
                                                               unexpected_field_behavior="ignore"))
 
 
+def as_utc(value):
+    """A naive datetime (Flink hands event times over as UTC wall clock) made UTC-aware; other values as they are."""
+    return value.replace(tzinfo=dt.timezone.utc) if isinstance(value, dt.datetime) and value.tzinfo is None else value
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -224,6 +229,6 @@ class FeatureRowsWriter(KeyedProcessFunction):
         columns = {name: [r[i] for r in rows] for i, name in enumerate(self.field_names)}
         now = _utc_now()
         for name in ("window_start", "window_end"):
-            columns[name] = [v.replace(tzinfo=dt.timezone.utc) if v.tzinfo is None else v for v in columns[name]]
+            columns[name] = [as_utc(v) for v in columns[name]]
         columns.update(job_name=[JOB_NAME] * len(rows), run_id=[self.run_id] * len(rows), ingest_time=[now] * len(rows))
         return pa.table(columns, schema=self.spec.arrow_schema())
