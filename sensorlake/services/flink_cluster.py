@@ -145,14 +145,23 @@ def environment(cfg) -> dict[str, str]:
     }
 
 
+# What a PyFlink loopback worker writes into its process's environment (os.environ.update of the
+# JVM's worker parameters) and a job-submitting child must not inherit.
+LOOPBACK_WORKER_KEYS = frozenset({
+    "PYFLINK_GATEWAY_DISABLED", "PYTHON_LOOPBACK_SERVER_ADDRESS", "_PYFLINK_CONN_INFO_PATH", "BOOT_LOG_DIR",
+    "SEMI_PERSISTENT_DIRECTORY", "_PYTHON_WORKER_MEMORY_LIMIT", "_PYTHON_WORKING_DIR", "python",
+})
+
+
 def client_environ() -> dict[str, str]:
     """This process's environment for a child that submits a Flink job.
 
-    Without ``PYFLINK_GATEWAY_DISABLED``: PyFlink sets it in a process that has run Python operators
-    of a local job in loopback mode, and a child inheriting it refuses to start its own gateway
-    ("launching the PythonGatewayServer during Python UDF execution").
+    A process that ran Python operators of a local job in loopback mode holds the worker's
+    variables: a child inheriting ``PYFLINK_GATEWAY_DISABLED`` refuses to start its own gateway,
+    and an empty ``JAVA_HOME`` makes PyFlink start ``bin/java`` relative to the working directory.
     """
-    return {k: v for k, v in os.environ.items() if k != "PYFLINK_GATEWAY_DISABLED"}
+    return {k: v for k, v in os.environ.items()
+            if k not in LOOPBACK_WORKER_KEYS and not (k == "JAVA_HOME" and not v)}
 
 
 def flink_cli(cfg) -> tuple[str, dict[str, str]]:

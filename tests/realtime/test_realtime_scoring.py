@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import os
 import pickle
 
 import numpy as np
@@ -50,6 +51,15 @@ def batch_inputs(spark, icfg, fleet):
     task = task_config(icfg, "failure")
     rows, features = feature_rows(task, {"machine_1m": spark.read.format("delta").load(str(icfg.table_path("silver.features_machine_1m")))})
     return to_pandas(rows), features
+
+
+@pytest.fixture
+def restored_environ():
+    """The whole environment back after the test: a local job's loopback worker writes its variables into it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def replay(scorer, silver: pd.DataFrame, score: bool = True, criticality=None):
@@ -157,7 +167,7 @@ def test_the_watcher_picks_up_a_newly_promoted_champion_and_keeps_the_last_one_w
 
 @pytest.mark.slow
 def test_the_flink_operators_score_every_window_into_gold_predictions_and_keep_one_open_alert_per_equipment(
-        rcfg, silver, first, tmp_path, monkeypatch):
+        rcfg, silver, first, tmp_path, restored_environ):
     from deltalake import DeltaTable
     from pyflink.common import Types
 
@@ -171,7 +181,6 @@ def test_the_flink_operators_score_every_window_into_gold_predictions_and_keep_o
     # the rows travel as pickled text (Flink's collection source unpickles its elements in Java, which knows no pandas types)
     rows = [base64.b64encode(pickle.dumps(tuple(r[n] for n in names))).decode() for r in silver.to_dict("records")]
     # the job's Python operators run in this process (loopback) and set PYFLINK_GATEWAY_DISABLED here: undone after the test
-    monkeypatch.setenv("PYFLINK_GATEWAY_DISABLED", "false")
     env, _ = create_environments(rcfg, parallelism=1)
     features = (env.from_collection(rows, type_info=Types.STRING())
                 .map(lambda text: pickle.loads(base64.b64decode(text)), output_type=Types.PICKLED_BYTE_ARRAY()))
