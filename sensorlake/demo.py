@@ -53,25 +53,27 @@ def _simulate_history(cfg: Config, out: Path, days: float, equipment_per_type: i
     return write_history(fleet, out, fmt="parquet", injection=injection, progress=Progress("simulate", unit="readings"))
 
 
-def _live_start(cfg: Config) -> str:
-    """Now, or after the last streamed reading if an earlier demo's fleet ran ahead of the clock.
+def _live_start(cfg: Config, readings_per_second: float, seconds: float, rate: float) -> str:
+    """Early enough that the live run ends about now, but after the last streamed reading.
 
-    The live simulator runs simulated time faster than the wall clock; starting a second demo
-    at "now" would replay event times the stream has passed, and the stream would rightly
-    quarantine them as late.
+    The live simulator runs simulated time faster than the wall clock (never ahead of it);
+    starting at or before event times an earlier demo streamed would replay them, and the
+    stream would rightly quarantine them as late.
     """
+    from sensorlake.simulator.live import backdated_start
+
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
 
-    start = dt.datetime.now(dt.timezone.utc)
+    start = backdated_start(readings_per_second, rate, seconds, None)
     path = str(cfg.table_path("bronze.readings"))
     if DeltaTable.is_deltatable(path):
         streamed = DeltaTable(path).to_pyarrow_dataset().to_table(
             columns=["event_time"], filter=ds.field("source") == f"kafka:{cfg.get('kafka.topic')}")
         latest = pc.max(streamed.column("event_time")).as_py() if streamed.num_rows else None
         if latest is not None:
-            start = max(start, latest + dt.timedelta(minutes=5))
+            start = max(start, latest + dt.timedelta(minutes=1))
     return start.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
@@ -80,7 +82,9 @@ def _produce_live(cfg: Config, seconds: float, rate: float, manifest_path: Path)
     from sensorlake.simulator.fleet import Fleet, FleetSettings
     from sensorlake.simulator.live import produce_live
 
-    fleet = Fleet(load_equipment_types(cfg.equipment_types_file), FleetSettings.from_config(cfg, start=_live_start(cfg)))
+    types = load_equipment_types(cfg.equipment_types_file)
+    nominal = Fleet(types, FleetSettings.from_config(cfg)).readings_per_second
+    fleet = Fleet(types, FleetSettings.from_config(cfg, start=_live_start(cfg, nominal, seconds, rate)))
     return produce_live(cfg, fleet, InjectionSettings(bad_rate=0.01, seed=fleet.settings.seed), rate=rate,
                         duration_s=seconds, manifest_path=manifest_path,
                         progress=Progress("produce", unit="records"))

@@ -21,7 +21,8 @@ def _fleet_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="random seed; the same seed gives the same data")
     g.add_argument("--equipment-per-type", type=int, help="equipment of each type in the fleet")
     g.add_argument("--rate-scale", type=float, help="multiplies every sensor's sampling rate")
-    g.add_argument("--start", help="simulated start, ISO-8601 UTC (history default simulator.start; live: now)")
+    g.add_argument("--start", help="simulated start, ISO-8601 UTC (history default simulator.start; live: early enough "
+                        "that the run ends about now; it never runs ahead of the wall clock)")
     g.add_argument("--degradation-hours", type=float,
                    help="Weibull scale of the time from a repair to failure (default 10; smaller: more failures)")
     g.add_argument("--pm-interval-hours", type=float, help="preventive maintenance period (default 24; 0: none)")
@@ -108,12 +109,11 @@ def run_history(args, cfg) -> int:
 
 
 def run_live(args, cfg) -> int:
-    import datetime as dt
+    from sensorlake.simulator.live import backdated_start, produce_live
 
-    from sensorlake.simulator.live import produce_live
-
-    if args.start is None:
-        args.start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    if args.start is None:       # the run's simulated span ends about now
+        fleet, _ = _settings(args, cfg)
+        args.start = backdated_start(fleet.readings_per_second, args.rate, args.duration, args.count).isoformat()
     fleet, injection = _settings(args, cfg)
     manifest = produce_live(cfg, fleet, injection, topic=args.topic, rate=args.rate, duration_s=args.duration,
                             count=args.count, manifest_path=args.manifest, history_out=args.history_out,

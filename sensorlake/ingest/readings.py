@@ -1,7 +1,9 @@
 """Turn a source DataFrame into narrow readings, split into valid rows and rejected rows with a reason.
 
-Reasons, first match wins: ``malformed_json``, ``missing_key``, ``bad_timestamp``, ``bad_value``,
-``nan_value``, ``unknown_equipment``, ``unknown_sensor``, ``out_of_range``; then, among valid
+Reasons, first match wins: ``malformed_json``, ``missing_key``, ``bad_timestamp``,
+``future_timestamp`` (more than ``quality.future_tolerance_s`` ahead of the ingest clock: a device
+clock set wrong), ``bad_value``, ``nan_value``, ``unknown_equipment``, ``unknown_sensor``,
+``out_of_range``; then, among valid
 rows sharing a key (site, equipment, sensor, event_time), every row whose value differs from
 the first one's is ``conflicting_duplicate`` (exact repeats are plain duplicates, kept once).
 The streaming job uses the same names.
@@ -114,7 +116,7 @@ def to_narrow(df, mapping: IngestMapping):
     return _parsed_wide(df, mapping) if mapping.layout == "wide" else _parsed_narrow(df, mapping)
 
 
-def _reason():
+def _reason(future_tolerance_s: float):
     F = _F()
     missing = None
     for k in [k for k in REQUIRED_KEYS if k != "value"]:
@@ -125,6 +127,8 @@ def _reason():
         F.when(F.col("_malformed"), "malformed_json")
         .when(missing, "missing_key")
         .when(F.col("_ts").isNull(), "bad_timestamp")
+        .when(F.col("_ts") > F.current_timestamp() + F.expr(f"INTERVAL {float(future_tolerance_s):g} SECONDS"),
+              "future_timestamp")
         .when(F.col("_value").isNull(), "bad_value")
         .when(F.isnan("_value"), "nan_value")
         .when(F.col("_known_equipment").isNull(), "unknown_equipment")
@@ -133,8 +137,8 @@ def _reason():
     )
 
 
-def split_valid(narrow, equipment_types_df, sensor_ranges_df):
-    """Check each reading against its equipment and the declared sensor ranges.
+def split_valid(narrow, equipment_types_df, sensor_ranges_df, future_tolerance_s: float = 300):
+    """Check each reading against its equipment, the declared sensor ranges and the clock.
 
     ``equipment_types_df``: (equipment_id, equipment_type) of every known asset.
     ``sensor_ranges_df``: (equipment_type, sensor, min, max) of every declared sensor; null
@@ -151,7 +155,7 @@ def split_valid(narrow, equipment_types_df, sensor_ranges_df):
         (F.col("_known_equipment") == F.col("_range_type")) & (F.col("sensor") == F.col("_range_sensor")),
         "left",
     )
-    checked = _flag_conflicting_duplicates(checked.withColumn("reason", _reason()))
+    checked = _flag_conflicting_duplicates(checked.withColumn("reason", _reason(future_tolerance_s)))
     valid = checked.where(F.col("reason").isNull())
     rejected = checked.where(F.col("reason").isNotNull())
     return SplitReadings(valid, rejected)

@@ -2,8 +2,11 @@
 
 Each record is one JSON reading (see ``records.py``), keyed by its equipment id, with the
 message timestamp set by the producer (CreateTime = produce time). Simulated time starts at
-``start`` (default: now) and advances as fast as the target rate asks: at ``--rate R`` the
-simulated clock runs ``R / fleet.readings_per_second`` times faster than the wall clock.
+``start`` and advances as fast as the target rate asks: at ``--rate R`` the simulated clock runs
+``R / fleet.readings_per_second`` times faster than the wall clock, but never ahead of it (a real
+device does not send readings from the future; the stream would quarantine them as
+``future_timestamp``): once it catches up, production goes on at the fleet's real-time pace.
+:func:`backdated_start` starts a run early enough that its simulated span ends about now.
 
 The producer batches (linger, large batches, lz4) and is idempotent, so broker retries never
 duplicate a record: every duplicate in the topic is an injected one, and the manifest's counts
@@ -16,9 +19,12 @@ Example::
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from pathlib import Path
+
+import numpy as np
 
 from sensorlake.errors import ServiceError
 from sensorlake.services import kafka
@@ -30,6 +36,25 @@ from sensorlake.simulator.history import build_manifest, equipment_table, events
 
 log = logging.getLogger(__name__)
 
+
+
+def _wait_for_clock(simulated_ms: int, started: float, duration_s: float | None) -> bool:
+    """Sleep until the wall clock reaches ``simulated_ms``; False if ``duration_s`` ran out first."""
+    while (ahead_s := simulated_ms / 1000 - time.time()) > 0:
+        left_s = None if duration_s is None else duration_s - (time.monotonic() - started)
+        if left_s is not None and left_s <= 0:
+            return False
+        time.sleep(min(ahead_s, 0.5, left_s if left_s is not None else 0.5))
+    return True
+
+
+def backdated_start(fleet_readings_per_second: float, rate: float | None, duration_s: float | None,
+                    count: int | None, now: dt.datetime | None = None) -> dt.datetime:
+    """A start such that ``count`` records (or ``rate`` x ``duration_s``) of a fleet producing
+    ``fleet_readings_per_second`` end about ``now``; ``now`` itself for an unbounded run."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    records = count if count is not None else (rate * duration_s if rate and duration_s else 0)
+    return (now - dt.timedelta(seconds=records / max(fleet_readings_per_second, 1e-9))).replace(microsecond=0)
 
 
 def producer_config(bootstrap: str, **overrides) -> dict:
@@ -118,8 +143,15 @@ def produce_live(cfg, fleet: Fleet, injection: InjectionSettings, topic: str | N
             lines, eq_index = emitted.lines, emitted.equipment_index.tolist()
             done_in_chunk = 0
             try:
-                for lo in range(0, len(lines), slice_size):
+                lo = 0
+                while lo < len(lines):
                     hi = min(lo + slice_size, len(lines))
+                    if len(chunk):   # never ahead of the wall clock (emitted lines follow the chunk's times, roughly)
+                        times = chunk.event_time_ms
+                        if not _wait_for_clock(int(times[min(lo, len(times) - 1)]), started, duration_s):
+                            stop = True
+                            break
+                        hi = max(lo + 1, min(hi, int(np.searchsorted(times, time.time() * 1000, side="right"))))
                     for k in range(lo, hi):
                         try:
                             produce(topic, lines[k], keys[eq_index[k]])
@@ -130,6 +162,7 @@ def produce_live(cfg, fleet: Fleet, injection: InjectionSettings, topic: str | N
                     poll(0)
                     sent += hi - lo
                     progress.advance(hi - lo)
+                    lo = hi
                     elapsed = time.monotonic() - started
                     if rate:
                         ahead = sent / rate - elapsed

@@ -74,7 +74,8 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
     lateness_ms = max([v.allowed_lateness_ms for v in views] or [int(float(cfg.get("streaming.allowed_lateness_s", 10)) * 1000)])
     flush_ms = int(float(cfg.get("streaming.flush_interval_s", 2)) * 1000)
     t_env.execute_sql(sql.kafka_source_ddl(cfg, lateness_ms, group_id=cfg.get("streaming.group_id")))
-    t_env.execute_sql(sql.classified_view_sql(equipment_registry(cfg), load_equipment_types(cfg.equipment_types_file), lateness_ms))
+    t_env.execute_sql(sql.classified_view_sql(equipment_registry(cfg), load_equipment_types(cfg.equipment_types_file), lateness_ms,
+                                              sql.future_tolerance_ms(cfg)))
     t_env.execute_sql(sql.valid_readings_view_sql())
 
     batches = t_env.to_data_stream(t_env.sql_query(sql.partition_batches_sql(flush_ms)))

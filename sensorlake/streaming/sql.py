@@ -4,9 +4,11 @@ The hot path stays in Flink SQL built-ins (JVM): JSON parsing, the checks agains
 physical ranges, lateness against the watermark, and the batching of rows per Kafka partition
 into newline-delimited JSON, so Python sees a few batches a second instead of every record.
 
-Reasons (first match wins) are those of batch ingest (sensorlake.ingest.readings) plus
-``late``: a reading whose event time is at or behind the latest event time of its Kafka partition
-minus the allowed lateness. The windows' watermark (the minimum over partitions of the same
+Reasons (first match wins) are those of batch ingest (sensorlake.ingest.readings), with
+``future_timestamp`` judged against the record's Kafka timestamp (the producer's clock) instead of
+the ingest clock, plus ``late``: a reading whose event time is at or behind the latest event time
+of its Kafka partition minus the allowed lateness. A future reading moves neither that latest time
+nor the watermark, so a device whose clock runs ahead cannot make its neighbours late. The windows' watermark (the minimum over partitions of the same
 bound) is never ahead of that, so every reading the windows would drop is quarantined as late
 instead, never silently; and the verdict depends only on the partition's order, so a replay
 after a failure gives the same one.
@@ -41,15 +43,29 @@ def _s(text: str) -> str:
 
 
 def interval_ms(ms: int) -> str:
-    return f"INTERVAL '{ms / 1000:g}' SECOND"
+    """A Flink SQL interval literal of ``ms`` milliseconds (DAY TO SECOND: a SECOND literal holds at most 99)."""
+    seconds, millis = divmod(int(ms), 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
+
+
+def future_tolerance_ms(cfg: Config) -> int:
+    """How far an event time may lie ahead of its record's Kafka timestamp (clock skew) and still be valid."""
+    return int(float(cfg.get("quality.future_tolerance_s", 300)) * 1000)
+
+
+def _is_future(time_sql: str, future_ms: int) -> str:
+    return f"{time_sql} > produced_at + {interval_ms(future_ms)}"
 
 
 def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, group_id: str = "sensorlake-stream",
                      startup_mode: str = "group-offsets") -> str:
     """CREATE TABLE for the readings topic: raw payload, Kafka coordinates, event time and watermark.
 
-    Rows whose event time cannot be parsed get the epoch as event time, so they never move the
-    watermark; they are quarantined by the checks. ``startup_mode`` group-offsets falls back to
+    Rows whose event time cannot be parsed, or lies in the future of their Kafka timestamp, get
+    the epoch as event time, so they never move the watermark; they are quarantined by the checks. ``startup_mode`` group-offsets falls back to
     the earliest offset for a new consumer group. The source is unbounded on purpose: the
     per-partition batches close on processing time, which a bounded source's end would cut short.
     """
@@ -65,13 +81,15 @@ def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, gr
         "raw.charset": "UTF-8",
     }
     with_clause = ",\n  ".join(f"{_s(k)} = {_s(v)}" for k, v in options.items())
+    parsed = f"TO_TIMESTAMP_LTZ(JSON_VALUE(payload, '$.event_time'), '{EVENT_TIME_FORMAT}')"
     return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
   payload STRING,
   kafka_topic STRING METADATA FROM 'topic' VIRTUAL,
   kafka_partition INT METADATA FROM 'partition' VIRTUAL,
   kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
   produced_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-  event_time AS COALESCE(TO_TIMESTAMP_LTZ(JSON_VALUE(payload, '$.event_time'), '{EVENT_TIME_FORMAT}'), TO_TIMESTAMP_LTZ(0, 3)),
+  event_time AS CASE WHEN {_is_future(parsed, future_tolerance_ms(cfg))} THEN TO_TIMESTAMP_LTZ(0, 3)
+                ELSE COALESCE({parsed}, TO_TIMESTAMP_LTZ(0, 3)) END,
   proc_time AS PROCTIME(),
   WATERMARK FOR event_time AS event_time - {interval_ms(lateness_ms)}
 ) WITH (
@@ -105,11 +123,13 @@ def _range_sql(types: Mapping[str, EquipmentType], bound: str) -> str:
     return f"MAP['', CAST(NULL AS DOUBLE), {pairs}][CONCAT(equipment_type, '/', sensor)]"
 
 
-def classified_view_sql(equipment: Mapping[str, str], types: Mapping[str, EquipmentType], lateness_ms: int) -> str:
+def classified_view_sql(equipment: Mapping[str, str], types: Mapping[str, EquipmentType], lateness_ms: int,
+                        future_ms: int = 300_000) -> str:
     """Every record with its parsed fields and ``reason`` (NULL for a valid reading).
 
     ``equipment`` maps equipment_id to equipment type (bronze.equipment at job start);
-    ``types`` declares each type's sensors and physical ranges (equipment_types.yaml).
+    ``types`` declares each type's sensors and physical ranges (equipment_types.yaml);
+    ``future_ms``: :func:`future_tolerance_ms`, as given to the source.
     """
     missing = " OR ".join(f"COALESCE(TRIM({k}), '') = ''" for k in ("site_id", "equipment_id", "sensor", "event_time_text", "unit"))
     return f"""CREATE TEMPORARY VIEW {CLASSIFIED_VIEW} AS
@@ -119,6 +139,7 @@ SELECT *,
     WHEN {missing} OR (value_text IS NULL AND NOT has_nan) THEN 'missing_key'
     WHEN parsed_time IS NULL OR (event_time_text LIKE '%Z'
       AND SUBSTRING(event_time_text FROM 1 FOR 23) <> DATE_FORMAT(parsed_time, '{STRICT_UTC_FORMAT}')) THEN 'bad_timestamp'
+    WHEN {_is_future('parsed_time', future_ms)} THEN 'future_timestamp'
     WHEN has_nan THEN 'nan_value'
     WHEN `value` IS NULL THEN 'bad_value'
     WHEN equipment_type IS NULL THEN 'unknown_equipment'
@@ -130,7 +151,7 @@ FROM (
   SELECT *, {_range_sql(types, 'min')} AS range_min, {_range_sql(types, 'max')} AS range_max,
     -- lateness is judged per Kafka partition, in offset order: deterministic on replay, and never
     -- looser than the watermark the windows use (the minimum over partitions)
-    MAX(parsed_time) OVER (PARTITION BY kafka_partition ORDER BY proc_time
+    MAX(CASE WHEN NOT ({_is_future('parsed_time', future_ms)}) THEN parsed_time END) OVER (PARTITION BY kafka_partition ORDER BY proc_time
                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS partition_max_time
   FROM (
     SELECT payload, kafka_topic, kafka_partition, kafka_offset, produced_at, event_time, proc_time,

@@ -1,6 +1,7 @@
 """History ingest into Delta: real files, real Spark + delta-spark, read back by Spark SQL and delta-rs."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 
@@ -101,19 +102,21 @@ def test_bad_json_lines_are_quarantined_with_their_reason_and_raw_payload(spark,
         '{"site_id": "s1", "equipment_id": "eq-json-1", "sensor": "pressure", "value": 1.0}',  # no event_time
         '{"site_id": "s1", "equipment_id": "eq-json-1", "sens',      # cut short
         _jsonl_reading("eq-json-1", "pressure", 6, "high"),         # not a number
+        _jsonl_reading("eq-json-1", "pressure", 7, 2.0).replace(   # 2 h ahead of the ingest clock
+            "2026-01-05T00:00:07", (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S")),
     ]
     path = tmp_path / "readings.jsonl"
     path.write_text("\n".join(lines) + "\n")
     report = ingest_path(spark, cfg, path)
     assert report.read == len(lines) and report.written == 1 and report.duplicates == 1
     assert dict(report.reasons) == {"out_of_range": 1, "nan_value": 1, "unknown_sensor": 1, "unknown_equipment": 1,
-                                    "missing_key": 1, "malformed_json": 1, "bad_value": 1}
+                                    "missing_key": 1, "malformed_json": 1, "bad_value": 1, "future_timestamp": 1}
     quarantined = {r["reason"]: r["raw_payload"] for r in spark.sql(
         "SELECT reason, raw_payload FROM quarantine.readings WHERE source = 'readings.jsonl'").collect()}
     assert quarantined["malformed_json"] == lines[7] and quarantined["nan_value"] == lines[3]
     again = ingest_path(spark, cfg, path)
     assert again.written == 0
-    assert spark.sql("SELECT count(*) AS n FROM quarantine.readings WHERE source = 'readings.jsonl'").collect()[0]["n"] == 7
+    assert spark.sql("SELECT count(*) AS n FROM quarantine.readings WHERE source = 'readings.jsonl'").collect()[0]["n"] == 8
 
 
 def test_a_missing_file_is_an_error_naming_it(spark, cfg, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from sensorlake.simulator.bad_records import BAD_KINDS, InjectionSettings, RecordClassifier
 from sensorlake.simulator.fleet import Fleet, FleetSettings
-from sensorlake.simulator.live import produce_live
+from sensorlake.simulator.live import backdated_start, produce_live
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +63,24 @@ def test_a_stream_with_bad_records_comes_back_exactly_as_the_manifest_counts(kaf
         expected = counts["per_partition"][str(partition)]
         assert classifier.summary() == {k: expected[k] for k in classifier.summary()}
     assert json.loads((tmp_path / "manifest.json").read_text())["counts"] == counts
+
+
+def test_a_fast_run_that_reaches_the_wall_clock_goes_on_in_real_time_and_never_sends_a_future_reading(kafka, types):
+    cfg = kafka
+    topic = f"sim-clock-{time.time_ns()}"
+    fleet = Fleet(types, FleetSettings(seed=32, equipment_per_type=2, rate_scale=1.0,
+                                       start=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=20)))
+    manifest = produce_live(cfg, fleet, InjectionSettings(), topic=topic, rate=5_000, duration_s=4)
+    sent = manifest["counts"]["delivered"]
+    # 20 s of backlog plus ~4 s in real time, far from the 20,000 records the rate alone allows
+    assert 0 < sent < 30 * fleet.readings_per_second
+    for m in consume_all(cfg, topic, sent):
+        event_ms = dt.datetime.fromisoformat(json.loads(m.value())["event_time"]).timestamp() * 1000
+        assert event_ms <= m.timestamp()[1] + 50, "a reading was sent before its event time"
+
+
+def test_a_backdated_start_ends_the_run_about_now():
+    now = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+    assert backdated_start(20.0, rate=2000, duration_s=15, count=None, now=now) == now - dt.timedelta(seconds=1500)
+    assert backdated_start(20.0, rate=None, duration_s=None, count=600, now=now) == now - dt.timedelta(seconds=30)
+    assert backdated_start(20.0, rate=None, duration_s=None, count=None, now=now) == now

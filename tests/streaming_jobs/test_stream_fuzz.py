@@ -31,6 +31,9 @@ FUZZED = 250
 CONTROLS = 60
 EXACT_REPEATS = (5, 17, 30, 44, 58)          # controls sent twice, the same payload
 CONFLICTING_REPEATS = (9, 23, 51)            # controls sent again with another value
+# after these controls, a reading 2 h ahead of the producer's clock (a device sending local time as
+# UTC): quarantined as future_timestamp, and the controls after it must not count as late
+CLOCK_SKEWED = (20, 40)
 # Beyond what the strategies draw: a tombstone, an empty record, a row that grows past 1 MiB once
 # Flink escapes it into the batch JSON, and JSON 20,000 levels deep.
 EXTRAS = (None, b"", b"\x01" * 180_000, deep_json(20_000, "array").encode())
@@ -52,6 +55,9 @@ def fuzzed(kafka, tmp_path_factory):
             controls.append(reading)
         if i in CONFLICTING_REPEATS:
             controls.append(json.dumps(target.reading(i, round(0.5 * i + 1, 3))).encode())
+        if i in CLOCK_SKEWED:
+            ahead = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+            controls.append(json.dumps({**target.reading(i, 1.0), "event_time": ahead.strftime("%Y-%m-%dT%H:%M:%S.000Z")}).encode())
     fuzz = [*corpus(record_payloads(target, max_chars=300_000), FUZZED), *EXTRAS]
 
     broker.ensure_topic(stream.cfg, TOPIC, partitions=2)
@@ -131,7 +137,7 @@ def same_id(sent, stored: str) -> bool:
 
 def test_the_job_wrote_every_offset_of_the_fuzzed_topic(fuzzed):
     stream, _, produced = fuzzed
-    assert len(produced) == CONTROLS + len(EXACT_REPEATS) + len(CONFLICTING_REPEATS) + FUZZED + len(EXTRAS)
+    assert len(produced) == CONTROLS + len(EXACT_REPEATS) + len(CONFLICTING_REPEATS) + len(CLOCK_SKEWED) + FUZZED + len(EXTRAS)
 
 
 def test_every_record_is_in_bronze_or_quarantine_at_most_once_and_nothing_else_of_the_run_appears(fuzzed):
@@ -182,11 +188,12 @@ def test_a_fuzzed_record_in_bronze_is_a_reading_with_the_fields_it_was_sent_with
             assert when == row["event_time"] and value == row["value"]
 
 
-def test_controls_land_once_and_repeats_are_counted_or_quarantined_as_conflicting(fuzzed):
+def test_controls_land_once_repeats_are_counted_or_quarantined_as_conflicting_and_future_readings_quarantined(fuzzed):
     stream, target, produced = fuzzed
     in_bronze, in_quarantine, neither = accounting(stream, produced)
     controls = sorted((row["event_time"], row["value"]) for (p, _), row in in_bronze.items() if p == 0)
     start = dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc)
     assert controls == [(start + dt.timedelta(seconds=i), round(0.5 * i, 3)) for i in range(CONTROLS)]
     assert len([k for k in neither if k[0] == 0]) == len(EXACT_REPEATS)
-    assert sorted(r["reason"] for (p, _), r in in_quarantine.items() if p == 0) == ["conflicting_duplicate"] * len(CONFLICTING_REPEATS)
+    reasons = sorted(r["reason"] for (p, _), r in in_quarantine.items() if p == 0)
+    assert reasons == sorted(["conflicting_duplicate"] * len(CONFLICTING_REPEATS) + ["future_timestamp"] * len(CLOCK_SKEWED))
