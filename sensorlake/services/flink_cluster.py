@@ -263,13 +263,15 @@ def stop(cfg) -> bool:
 
 
 def submit_python_job(cfg, script: str | os.PathLike, args=(), cwd: str | os.PathLike | None = None,
-                      timeout_s: float = 300) -> str:
-    """``flink run -d -py script -- args`` on this cluster, as a user would; return the job id.
+                      timeout_s: float = 300, restore_from: str | None = None) -> str:
+    """``flink run -d [-s restore_from] -py script -- args`` on this cluster, as a user would; return the job id.
 
+    ``restore_from``: a savepoint or retained checkpoint to start from (its state and Kafka offsets).
     Example: ``job_id = submit_python_job(cfg, "streaming_jobs/sensor_features.py", ["--profile", "cluster"])``.
     """
     cli, env = flink_cli(cfg)
-    argv = [cli, "run", "-d", "-py", str(script), "--", *map(str, args)]
+    restore = ["-s", restore_from] if restore_from else []
+    argv = [cli, "run", "-d", *restore, "-py", str(script), "--", *map(str, args)]
     try:
         result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -296,6 +298,36 @@ def job_details(cfg, job_id: str) -> dict:
 def checkpoint_counts(cfg, job_id: str) -> dict:
     """REST ``/jobs/<id>/checkpoints`` counts: completed, failed, restored (restores from a checkpoint), ..."""
     return _rest(cfg, f"/jobs/{job_id}/checkpoints")["counts"]
+
+
+def latest_checkpoint(cfg, job_id: str) -> str | None:
+    """Path of the job's latest completed checkpoint (retained on cancellation), or None if it has none."""
+    completed = _rest(cfg, f"/jobs/{job_id}/checkpoints")["latest"]["completed"]
+    return completed["external_path"] if completed else None
+
+
+def restored_from(cfg, job_id: str) -> str | None:
+    """Path of the savepoint or checkpoint the job last restored its state from, or None."""
+    restored = _rest(cfg, f"/jobs/{job_id}/checkpoints")["latest"]["restored"]
+    return restored["external_path"] if restored else None
+
+
+def stop_with_savepoint(cfg, job_id: str, timeout_s: float = 300) -> str:
+    """``flink stop --savepointPath <savepoints dir> <job id>``, as a user would; return the savepoint's path."""
+    cli, env = flink_cli(cfg)
+    target = (home(cfg) / "savepoints").as_uri()
+    try:
+        result = subprocess.run([cli, "stop", "--savepointPath", target, job_id], env=env,
+                                capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ServiceError(f"`flink stop` of job {job_id} did not return in {timeout_s:.0f} s",
+                           hint=f"see {address(cfg)}/#/job/running/{job_id}") from None
+    found = re.search(r"Savepoint completed\. Path: (\S+)", result.stdout)
+    if result.returncode != 0 or not found:
+        output = (result.stdout + result.stderr).strip().splitlines()
+        raise ServiceError(f"`flink stop` of job {job_id} failed (exit {result.returncode}):\n" + "\n".join(output[-40:]),
+                           hint=f"see the client log under {log_dir(cfg)}")
+    return found.group(1)
 
 
 def cancel_job(cfg, job_id: str, timeout_s: float = 60) -> str:

@@ -73,16 +73,20 @@ class ClusterJob:
         return self.returncode
 
 
-def submit_stream_job(cfg: Config, run_id: str, log_path: Path, extra_args: tuple[str, ...] = ()) -> ClusterJob:
+def submit_stream_job(cfg: Config, run_id: str, log_path: Path, extra_args: tuple[str, ...] = (),
+                      restore_from: str | None = None) -> ClusterJob:
     """Submit streaming_jobs/sensor_features.py to the standalone cluster with ``flink run -d -py``.
 
     The same command a user runs (README, "Run the streaming job on a Flink cluster"), with this
-    configuration passed as --config; the CLI's output goes to ``log_path``.
+    configuration passed as --config; the CLI's output goes to ``log_path``. ``restore_from``: a
+    savepoint or retained checkpoint to resume from (``flink run -s``).
     """
     config_file = _job_config_file(cfg, log_path)
     job_id = flink_cluster.submit_python_job(cfg, JOB_FILE, ["--config", config_file, "--run-id", run_id, *extra_args],
-                                             cwd=cfg.base_dir)
-    log_path.write_text(f"submitted {JOB_FILE} as Flink job {job_id} to {flink_cluster.address(cfg)}\n")
+                                             cwd=cfg.base_dir, restore_from=restore_from)
+    resumed = f" from {restore_from}" if restore_from else ""
+    with open(log_path, "a") as log:
+        log.write(f"submitted {JOB_FILE} as Flink job {job_id}{resumed} to {flink_cluster.address(cfg)}\n")
     return ClusterJob(cfg, job_id)
 
 
