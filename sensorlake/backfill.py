@@ -29,6 +29,11 @@ windows with ``window_end`` in ``(min, max + size]`` (every window holding a new
 bronze at the current version, MERGEs, and records the new version. Nothing new: no commit.
 A crash before the commit leaves the mark behind; the rerun recomputes the same windows.
 
+**Concurrent writers.** The streaming job MERGEs into the same table every few seconds. When its
+commit lands between this run's read and its commit, Delta refuses this run's commit; the
+comparison and MERGE then run again against the new version (``sensorlake.lake.conflicts``), so
+both writers' rows end up in the table.
+
 **Feature set version.** The table property ``sensorlake.feature_set_version`` (set on first
 write) and the rows' ``feature_set_version`` column must equal the view's, or the run is refused
 (:func:`feature_defs.check_feature_set_version`) before anything is written.
@@ -53,6 +58,7 @@ from feature_defs.view import FeatureView, check_feature_set_version
 from sensorlake.config import Config
 from sensorlake.errors import ConfigError, InputError
 from sensorlake.lake.catalog import ensure_table
+from sensorlake.lake.conflicts import retry_on_conflict
 from sensorlake.lake.tables import FEATURE_KEY, LINEAGE, READINGS, TableSpec, silver_spec
 
 log = logging.getLogger(__name__)
@@ -90,6 +96,7 @@ class BackfillReport:
     high_water_mark: int | None = None
     table_version_before: int | None = None
     table_version_after: int | None = None
+    attempts: int = 0            # MERGE attempts (more than 1: it lost a commit race to another writer)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -100,6 +107,8 @@ class BackfillReport:
                 f"table version {self.table_version_before} -> {self.table_version_after}")
         if self.mode == "since_last":
             text += f"; high-water mark (readings version) {self.previous_mark} -> {self.high_water_mark}"
+        if self.attempts > 1:
+            text += f"; committed at attempt {self.attempts} (lost commit races to another writer)"
         return text + "".join(f"; {n}" for n in self.notes)
 
 
@@ -426,7 +435,10 @@ def backfill_features(spark, cfg: Config, view: FeatureView, start=None, end=Non
     computed = (features_in_range(readings, view, start, end)
                 .withColumn("job_name", F.lit(JOB_NAME)).withColumn("run_id", F.lit(report.run_id))
                 .withColumn("ingest_time", F.lit(started)))
-    _merge(spark, spec, path, computed, start, end, report, mark)
+    # another writer (the streaming job, a compaction) may commit to the table meanwhile: on a lost
+    # commit race the comparison and the MERGE run again against the new version
+    _, report.attempts = retry_on_conflict(lambda: _merge(spark, spec, path, computed, start, end, report, mark),
+                                           what=f"backfill MERGE into {spec.name}")
     report.table_version_after = _table_version(spark, path)
     log.info(report.summary())
     return report

@@ -41,18 +41,28 @@ def append_once(path: str, rows: pa.Table, app_id: str, version: int, partition_
 
 
 def merge_on_key(path: str, rows: pa.Table, key: tuple[str, ...]) -> dict:
-    """Upsert ``rows`` on ``key``: replace the matching rows, insert the others; return delta-rs metrics."""
+    """Upsert ``rows`` on ``key``: replace the matching rows, insert the others; return delta-rs metrics.
+
+    A MERGE that loses a commit race to another writer (a Spark backfill rewrote files it read) runs
+    again against the new version (sensorlake.lake.conflicts).
+    """
     from deltalake import CommitProperties, DeltaTable
 
+    from sensorlake.lake.conflicts import retry_on_conflict
+
     predicate = " AND ".join(f"t.{k} = s.{k}" for k in key)
-    return (
-        DeltaTable(path)
-        .merge(rows, predicate=predicate, source_alias="s", target_alias="t",
-               commit_properties=CommitProperties(max_commit_retries=20))
-        .when_matched_update_all()
-        .when_not_matched_insert_all()
-        .execute()
-    )
+
+    def merge() -> dict:
+        return (
+            DeltaTable(path)
+            .merge(rows, predicate=predicate, source_alias="s", target_alias="t",
+                   commit_properties=CommitProperties(max_commit_retries=20))
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute()
+        )
+
+    return retry_on_conflict(merge, what=f"MERGE into {path}")[0]
 
 
 def ensure_table_at(path: str, schema: pa.Schema, partition_by: tuple[str, ...] = ()) -> str:

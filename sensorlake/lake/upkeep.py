@@ -19,17 +19,13 @@ Example::
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from sensorlake.config import Config
 from sensorlake.errors import ConfigError
+from sensorlake.lake.conflicts import retry_on_conflict
 from sensorlake.lake.tables import TableSpec
 
-CONFLICT_RETRIES = 5
-# Spark's Delta conflict exceptions all derive from this class (java.util.ConcurrentModificationException).
-_CONFLICT_MARKERS = ("ConcurrentModificationException", "ConcurrentDeleteReadException",
-                     "ConcurrentDeleteDeleteException", "ConcurrentAppendException")
 
 
 @dataclass(frozen=True)
@@ -58,11 +54,6 @@ def _table_ref(cfg: Config, table: str) -> str:
     return f"delta.`{cfg.table_path(table)}`"
 
 
-def _is_conflict(error: Exception) -> bool:
-    text = f"{type(error).__name__} {error}"
-    return any(marker in text for marker in _CONFLICT_MARKERS)
-
-
 def optimize(spark, cfg: Config, spec: TableSpec, zorder: bool = True) -> OptimizeResult:
     """Compact ``spec``'s table (and Z-order it on equipment and time); retried on a lost commit race."""
     from delta.tables import DeltaTable
@@ -74,16 +65,8 @@ def optimize(spark, cfg: Config, spec: TableSpec, zorder: bool = True) -> Optimi
     statement = f"OPTIMIZE {_table_ref(cfg, spec.name)}"
     if columns:
         statement += f" ZORDER BY ({', '.join(columns)})"
-    for attempt in range(1, CONFLICT_RETRIES + 1):
-        try:
-            metrics = spark.sql(statement).collect()[0]["metrics"]
-            return OptimizeResult(spec.name, int(metrics["numFilesRemoved"]), int(metrics["numFilesAdded"]),
-                                  columns, attempt)
-        except Exception as error:  # noqa: BLE001 - only Delta's conflict exceptions are retried
-            if attempt == CONFLICT_RETRIES or not _is_conflict(error):
-                raise
-            time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")
+    metrics, attempts = retry_on_conflict(lambda: spark.sql(statement).collect()[0]["metrics"], what=statement)
+    return OptimizeResult(spec.name, int(metrics["numFilesRemoved"]), int(metrics["numFilesAdded"]), columns, attempts)
 
 
 def _data_files(cfg: Config, spec: TableSpec) -> int:
