@@ -179,7 +179,9 @@ def test_the_flink_operators_score_every_window_into_gold_predictions_and_keep_o
     view = load_registry(rcfg)["machine_1m"]
     names = silver_spec(view).column_names
     # the rows travel as pickled text (Flink's collection source unpickles its elements in Java, which knows no pandas types)
-    rows = [base64.b64encode(pickle.dumps(tuple(r[n] for n in names))).decode() for r in silver.to_dict("records")]
+    # the last 8 of the fleet's 18 hours (the failures come every few hours): each window is scored on its own
+    recent = silver[silver["window_end"] > silver["window_end"].max() - pd.Timedelta(hours=8)]
+    rows = [base64.b64encode(pickle.dumps(tuple(r[n] for n in names))).decode() for r in recent.to_dict("records")]
     # the job's Python operators run in this process (loopback) and set PYFLINK_GATEWAY_DISABLED here: undone after the test
     env, _ = create_environments(rcfg, parallelism=1)
     features = (env.from_collection(rows, type_info=Types.STRING())
@@ -189,7 +191,7 @@ def test_the_flink_operators_score_every_window_into_gold_predictions_and_keep_o
 
     predictions = DeltaTable(str(rcfg.table_path("gold.predictions"))).to_pandas()
     mine = predictions[predictions["run_id"] == "rt-test"]
-    assert len(mine) == len(silver) and not mine.duplicated(["equipment_id", "window_end", "model_version"]).any()
+    assert len(mine) == len(recent) and not mine.duplicated(["equipment_id", "window_end", "model_version"]).any()
     assert set(mine["job_name"]) == {"stream-score"} and mine["failure_probability"].between(0, 1).all()
     alerts = DeltaTable(str(rcfg.table_path("gold.alerts"))).to_pandas()
     assert len(alerts) > 0 and set(alerts["status"]) <= {"open", "closed"}
