@@ -43,11 +43,15 @@ def run(args, cfg) -> int:
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from sensorlake.lake.spark import build_spark_session
+    from sensorlake.realtime import quick_failing_mlflow_requests
     from training.config import task_config
     from training.train import data_key, train_task
 
     tasks = [task_config(cfg, name) for name in args.task]   # every name and pin checked before any work
     pins = parse_pins(args.pin)
+    # A server lost mid-run fails the job within about 12 s per call (not MLflow's four minutes of retries),
+    # then train_task names the server; the user's MLFLOW_HTTP_REQUEST_* settings win.
+    quick_failing_mlflow_requests(retries=3, timeout_s=60)
     spark = build_spark_session(cfg, app_name="sensorlake-train")
     built = {}
     for task in tasks:

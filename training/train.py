@@ -201,7 +201,7 @@ def train_task(spark, cfg: Config, task: str | TaskConfig, versions: Mapping[str
 
     from training.registry import promote_if_better
 
-    from sensorlake.services.mlflow_server import require_reachable
+    from sensorlake.services.mlflow_server import clear_error_if_lost, require_reachable
 
     task = task_config(cfg, task) if isinstance(task, str) else task
     require_reachable(cfg)   # before the training set is built: nothing is logged or registered
@@ -213,40 +213,45 @@ def train_task(spark, cfg: Config, task: str | TaskConfig, versions: Mapping[str
     parts = split_rows(ts.frame, task.split, task.purge)
 
     mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
-    experiment = mlflow.set_experiment(task.experiment)
-    with mlflow.start_run(run_name=run_name or f"{task.name}") as run:
-        mlflow.log_params(task.params())
-        log_pinned_inputs(ts.pins.values())
-        mlflow.log_params({f"split.{k}": v for k, v in parts.describe().items() if not k.startswith("rows")})
-        mlflow.log_metrics({k: float(v) for k, v in parts.describe().items() if k.startswith("rows")})
-        mlflow.log_metrics({"features": len(ts.feature_columns), "equipment": ts.fleet_size})
-        t0 = time.monotonic()
-        model, metrics, figures, test = _fit(task, ts, parts)
-        seconds["fit_and_evaluate"] = time.monotonic() - t0
-        keep = list(dict.fromkeys(["equipment_id", "window_end", task.label] + input_columns(model)))
-        for context, mask in (("training", parts.train), ("evaluation", test)):
-            data = ts.frame.loc[mask & task_rows(task, ts.frame), keep]
-            mlflow.log_input(mlflow.data.from_pandas(data, name=f"{task.name}-{context}", targets=task.label), context=context)
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and np.isfinite(v)})
-        mlflow.log_metrics({f"seconds_{k}": v for k, v in seconds.items()})
-        for path, fig in figures.items():
-            mlflow.log_figure(fig, path)
-            plots.close(fig)
-        info = _log_model(task, model, ts.frame[test], register)
-        decision = None
-        if register:
-            client = MlflowClient(cfg.mlflow_tracking_uri)
-            decision = promote_if_better(client, task.registered_model, task.metric, task.higher_is_better,
-                                         task.min_improvement, str(info.registered_model_version),
-                                         float(metrics[task.metric]), _champion_metric(task, ts.frame[test]))
-        seconds["total"] = time.monotonic() - started
-        mlflow.log_metric("seconds_total", seconds["total"])
-        report = TrainingReport(
-            task=task.name, run_id=run.info.run_id, experiment=experiment.name,
-            model_name=task.registered_model if register else None,
-            model_version=str(info.registered_model_version) if register else None,
-            promoted=decision.promoted if decision else None, promotion_reason=decision.reason if decision else None,
-            metrics=metrics, split=parts.describe(), pins={t: p.version for t, p in ts.pins.items()}, seconds=seconds)
+    # A server lost mid-run: a clear error saying what it holds (the run, a version?), not urllib3's retries.
+    with clear_error_if_lost(cfg, f"training task {task.name}") as notes:
+        experiment = mlflow.set_experiment(task.experiment)
+        with mlflow.start_run(run_name=run_name or f"{task.name}") as run:
+            notes.append(f"run {run.info.run_id} of experiment {task.experiment} stays RUNNING; nothing was registered")
+            mlflow.log_params(task.params())
+            log_pinned_inputs(ts.pins.values())
+            mlflow.log_params({f"split.{k}": v for k, v in parts.describe().items() if not k.startswith("rows")})
+            mlflow.log_metrics({k: float(v) for k, v in parts.describe().items() if k.startswith("rows")})
+            mlflow.log_metrics({"features": len(ts.feature_columns), "equipment": ts.fleet_size})
+            t0 = time.monotonic()
+            model, metrics, figures, test = _fit(task, ts, parts)
+            seconds["fit_and_evaluate"] = time.monotonic() - t0
+            keep = list(dict.fromkeys(["equipment_id", "window_end", task.label] + input_columns(model)))
+            for context, mask in (("training", parts.train), ("evaluation", test)):
+                data = ts.frame.loc[mask & task_rows(task, ts.frame), keep]
+                mlflow.log_input(mlflow.data.from_pandas(data, name=f"{task.name}-{context}", targets=task.label), context=context)
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and np.isfinite(v)})
+            mlflow.log_metrics({f"seconds_{k}": v for k, v in seconds.items()})
+            for path, fig in figures.items():
+                mlflow.log_figure(fig, path)
+                plots.close(fig)
+            info = _log_model(task, model, ts.frame[test], register)
+            decision = None
+            if register:
+                notes[-1] = (f"run {run.info.run_id} stays RUNNING; {task.registered_model} v{info.registered_model_version} "
+                             "was registered, its promotion may be incomplete (check its aliases)")
+                client = MlflowClient(cfg.mlflow_tracking_uri)
+                decision = promote_if_better(client, task.registered_model, task.metric, task.higher_is_better,
+                                             task.min_improvement, str(info.registered_model_version),
+                                             float(metrics[task.metric]), _champion_metric(task, ts.frame[test]))
+            seconds["total"] = time.monotonic() - started
+            mlflow.log_metric("seconds_total", seconds["total"])
+            report = TrainingReport(
+                task=task.name, run_id=run.info.run_id, experiment=experiment.name,
+                model_name=task.registered_model if register else None,
+                model_version=str(info.registered_model_version) if register else None,
+                promoted=decision.promoted if decision else None, promotion_reason=decision.reason if decision else None,
+                metrics=metrics, split=parts.describe(), pins={t: p.version for t, p in ts.pins.items()}, seconds=seconds)
     report.training_set = ts
     log.info(report.summary())
     return report

@@ -30,6 +30,7 @@ import os
 import secrets
 import sys
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Mapping
 
@@ -162,22 +163,57 @@ def healthy(cfg) -> bool:
         return False
 
 
-def require_reachable(cfg, timeout_s: float = 10.0) -> None:
-    """Raise ServiceError at once when the tracking server (an http(s) ``cfg.mlflow_tracking_uri``) does
-    not answer: MLflow's own client retries for about four minutes before it gives up."""
+def not_answering(cfg, timeout_s: float = 10.0) -> str | None:
+    """Why the tracking server (an http(s) ``cfg.mlflow_tracking_uri``) does not answer ``GET /health``;
+    None when it answers (any HTTP status, e.g. 401 with authentication on) or the URI is not http(s)."""
     import urllib.error
 
     uri = cfg.mlflow_tracking_uri
     if not uri.startswith(("http://", "https://")):
-        return
+        return None
     try:
         with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s):
-            return
+            return None
     except urllib.error.HTTPError:
-        return  # it answered (e.g. 401 with authentication on): reachable
+        return None  # it answered
     except OSError as exc:
-        raise ServiceError(f"the MLflow tracking server at {uri} does not answer ({getattr(exc, 'reason', exc)})",
-                           "start it with: sensorlake services up mlflow (or set mlflow.tracking_uri)") from None
+        return str(getattr(exc, "reason", exc))
+
+
+def require_reachable(cfg, timeout_s: float = 10.0) -> None:
+    """Raise ServiceError at once when the tracking server (an http(s) ``cfg.mlflow_tracking_uri``) does
+    not answer: MLflow's own client retries for about four minutes before it gives up."""
+    reason = not_answering(cfg, timeout_s)
+    if reason is not None:
+        raise ServiceError(f"the MLflow tracking server at {cfg.mlflow_tracking_uri} does not answer ({reason})",
+                           "start it with: sensorlake services up mlflow (or set mlflow.tracking_uri)")
+
+
+@contextmanager
+def clear_error_if_lost(cfg, doing: str):
+    """Within the block, an error raised while the tracking server no longer answers becomes a ServiceError
+    naming the server, ``doing`` and the notes the block appended to the yielded list (what the server
+    already holds); any other error passes unchanged. MLflow's client reports a lost server as a long
+    urllib3 retry error, after minutes of retries unless they are bounded
+    (:func:`sensorlake.realtime.quick_failing_mlflow_requests`).
+
+    Example::
+
+        with clear_error_if_lost(cfg, "training task failure") as notes:
+            with mlflow.start_run() as run:
+                notes.append(f"run {run.info.run_id} stays RUNNING")
+                ...
+    """
+    notes: list[str] = []
+    try:
+        yield notes
+    except Exception:
+        reason = not_answering(cfg, timeout_s=5.0)
+        if reason is None:
+            raise
+        raise ServiceError(f"the MLflow tracking server at {cfg.mlflow_tracking_uri} stopped answering while {doing} "
+                           f"({reason})" + "".join(f"; {note}" for note in notes),
+                           "start it again (sensorlake services up mlflow), then rerun") from None
 
 
 def start(cfg, environ: Mapping[str, str] | None = None) -> float:

@@ -13,10 +13,13 @@ from sensorlake.simulator.history import write_history
 HISTORY_START = "2025-06-01T00:00:00Z"
 
 
-def simulate_and_ingest(spark, cfg, out, seed: int, start: str, days: float) -> dict:
-    """Simulate one equipment per type over ``days`` from ``start`` and ingest it into bronze; return the manifest."""
+def simulate_and_ingest(spark, cfg, out, seed: int, start: str, days: float, equipment_per_type: int = 1,
+                        **settings) -> dict:
+    """Simulate ``equipment_per_type`` machines per type over ``days`` from ``start`` and ingest them into bronze;
+    return the manifest. ``settings``: other FleetSettings, e.g. ``rate_scale=0.02``."""
     types = load_equipment_types(cfg.equipment_types_file)
-    fleet = Fleet(types, FleetSettings.from_config(cfg, seed=seed, equipment_per_type=1, days=days, start=start))
+    fleet = Fleet(types, FleetSettings.from_config(cfg, seed=seed, equipment_per_type=equipment_per_type, days=days,
+                                                   start=start, **settings))
     manifest = write_history(fleet, out, fmt="parquet")
     ingest_path(spark, cfg, out)
     return manifest

@@ -53,6 +53,20 @@ def spark_cluster(cfg):
     yield from _run(cfg, "spark")
 
 
+def with_own_mlflow(cfg, root):
+    """``cfg`` with an MLflow server of its own (a free port; store, artifacts, pid and log under ``root``), to
+    stop and start without disturbing the session's; start it with ``mlflow_server.start``, stop it with ``stop``."""
+    import copy
+
+    from sensorlake.config import Config
+    from tests.conftest import free_port
+
+    data = copy.deepcopy(cfg.data)
+    data["mlflow"].update(port=free_port(), workers=1)
+    data["runtime"]["dir"] = str(root)
+    return Config(data=data, base_dir=cfg.base_dir)
+
+
 def pytest_terminal_summary(terminalreporter):
     if START_TIMES:
         times = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in START_TIMES.items())
