@@ -30,10 +30,6 @@ def _sql_list(values) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
 
 
-def _future_tolerance_s(cfg: Config) -> int:
-    return int(cfg.get("quality.future_tolerance_s", 300))
-
-
 def _equipment_context(spark, cfg: Config):
     """(equipment_id, _equipment_type, _install_date) of the current bronze.equipment (empty if absent)."""
     from pyspark.sql import functions as F
@@ -65,7 +61,7 @@ def _prepare_readings(spark, cfg: Config, rows, scope):
 
 
 def _time_checks(cfg: Config, what: str) -> tuple[Check, ...]:
-    tol = _future_tolerance_s(cfg)
+    tol = f"{cfg.future_tolerance_s:g}"
     return (
         Check("event_time_not_in_future", CRITICAL,
               f"the {what}'s event_time is not later than the validation time (+{tol} s of clock skew)",

@@ -25,4 +25,4 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-exec .venv/bin/pytest -q -p no:cacheprovider --durations=15 "$@"
+exec .venv/bin/pytest -q -p no:cacheprovider --durations=30 "$@"

@@ -34,8 +34,8 @@ commit lands between this run's read and its commit, Delta refuses this run's co
 comparison and MERGE then run again against the new version (``sensorlake.lake.conflicts``), so
 both writers' rows end up in the table.
 
-**Feature set version.** The table property ``sensorlake.feature_set_version`` (set on first
-write) and the rows' ``feature_set_version`` column must equal the view's, or the run is refused
+**Feature set version.** The table property ``sensorlake.feature_set_version`` (set by whichever
+engine creates the table) and the rows' ``feature_set_version`` column must equal the view's, or the run is refused
 (:func:`feature_defs.check_feature_set_version`) before anything is written.
 
 Example::
@@ -59,12 +59,11 @@ from sensorlake.config import Config
 from sensorlake.errors import ConfigError, InputError
 from sensorlake.lake.catalog import ensure_table
 from sensorlake.lake.conflicts import retry_on_conflict
-from sensorlake.lake.tables import FEATURE_KEY, LINEAGE, READINGS, TableSpec, silver_spec
+from sensorlake.lake.tables import FEATURE_KEY, FEATURE_SET_VERSION_PROPERTY, LINEAGE, READINGS, TableSpec, silver_spec
 
 log = logging.getLogger(__name__)
 
 JOB_NAME = "backfill"
-FEATURE_SET_VERSION_PROPERTY = "sensorlake.feature_set_version"
 MARK_APP_PREFIX = "sensorlake-backfill"
 # Relative difference below which two double feature values count as equal.
 VALUE_TOLERANCE = 1e-9
@@ -176,7 +175,7 @@ def stored_feature_set_version(spark, path: str, view: FeatureView) -> str | Non
     if properties is None:
         return None
     stored = properties.get(FEATURE_SET_VERSION_PROPERTY)
-    if stored:  # set by the first backfill, after it checked the rows
+    if stored:  # set when the table was created (by either engine), or by a backfill after it checked the rows
         return stored
     df = spark.read.format("delta").load(path)
     if "feature_set_version" not in df.columns:
@@ -203,9 +202,10 @@ def prepare_feature_table(spark, cfg: Config, view: FeatureView) -> tuple[TableS
     stored = stored_feature_set_version(spark, path, view)
     check_feature_set_version(view, stored, spec.name)
     ensure_table(spark, cfg, spec)
-    if FEATURE_SET_VERSION_PROPERTY not in (_table_properties(path) or {}):  # new table, or one the stream created
-        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES "
-                  f"('{FEATURE_SET_VERSION_PROPERTY}' = '{view.feature_set_version}')")
+    if FEATURE_SET_VERSION_PROPERTY not in (_table_properties(path) or {}):  # a table created before the property
+        statement = (f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES "
+                     f"('{FEATURE_SET_VERSION_PROPERTY}' = '{view.feature_set_version}')")
+        retry_on_conflict(lambda: spark.sql(statement).collect(), what=f"recording the feature_set_version of {spec.name}")
     return spec, path
 
 

@@ -115,6 +115,12 @@ class Config:
         return self.get("mlflow.tracking_uri") or f"http://{self.get('mlflow.host')}:{self.get('mlflow.port')}"
 
     @property
+    def future_tolerance_s(self) -> float:
+        """How far (seconds) a reading's time may lie ahead of the clock that receives it before it is
+        quarantined as ``future_timestamp`` (``quality.future_tolerance_s``); every engine reads it here."""
+        return float(self.get("quality.future_tolerance_s", 300))
+
+    @property
     def equipment_types_file(self) -> Path:
         if self.get("equipment_types_file"):
             return self.path("equipment_types_file")

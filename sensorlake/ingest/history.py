@@ -153,7 +153,7 @@ def _write_readings(spark, cfg: Config, report: IngestReport, raw, mapping: Inge
 
     narrow = to_narrow(raw, mapping)
     split = split_valid(narrow, known_equipment, _sensor_ranges_df(spark, cfg, mapping),
-                        future_tolerance_s=float(cfg.get("quality.future_tolerance_s", 300)))
+                        future_tolerance_s=cfg.future_tolerance_s)
     checked = split.valid.unionByName(split.rejected).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = {r["reason"]: r["n"] for r in checked.groupBy("reason").agg(F.count("*").alias("n")).collect()}

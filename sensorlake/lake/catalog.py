@@ -11,7 +11,7 @@ Example::
 from __future__ import annotations
 
 from sensorlake.config import Config
-from sensorlake.lake.tables import PORTABLE_PROPERTIES, TableSpec
+from sensorlake.lake.tables import TableSpec
 
 
 def _quote(path) -> str:
@@ -29,7 +29,7 @@ def ensure_table(spark, cfg: Config, spec: TableSpec) -> str:
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(StructType.fromDDL(spec.spark_ddl()))
     if spec.partition_by:
         builder = builder.partitionedBy(*spec.partition_by)
-    for key, value in PORTABLE_PROPERTIES.items():
+    for key, value in spec.table_properties.items():
         builder = builder.property(key, value)
     if spec.description:
         builder = builder.comment(spec.description)

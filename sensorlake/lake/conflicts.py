@@ -26,7 +26,7 @@ CONFLICT_RETRIES = 5
 # as their Python wrappers or Py4J errors name them, and delta-rs's refused commit.
 _CONFLICT_MARKERS = ("ConcurrentModificationException", "ConcurrentAppendException", "ConcurrentDeleteReadException",
                      "ConcurrentDeleteDeleteException", "ConcurrentTransactionException", "ConcurrentWriteException",
-                     "CommitFailedError")
+                     "MetadataChangedException", "ProtocolChangedException", "CommitFailedError")
 
 
 def is_conflict(error: BaseException) -> bool:

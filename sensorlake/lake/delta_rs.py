@@ -21,7 +21,8 @@ from sensorlake.lake.tables import PORTABLE_PROPERTIES, TableSpec
 
 def ensure_table(cfg: Config, spec: TableSpec, schema: pa.Schema | None = None) -> str:
     """Create the table at its path if absent (same schema, partitions and protocol as Spark's)."""
-    return ensure_table_at(str(cfg.table_path(spec.name)), schema or spec.arrow_schema(), spec.partition_by)
+    return ensure_table_at(str(cfg.table_path(spec.name)), schema or spec.arrow_schema(), spec.partition_by,
+                           spec.table_properties)
 
 
 def transaction_version(path: str, app_id: str) -> int | None:
@@ -65,15 +66,17 @@ def merge_on_key(path: str, rows: pa.Table, key: tuple[str, ...]) -> dict:
     return retry_on_conflict(merge, what=f"MERGE into {path}")[0]
 
 
-def ensure_table_at(path: str, schema: pa.Schema, partition_by: tuple[str, ...] = ()) -> str:
-    """Create a Delta table at ``path`` with ``schema`` if absent (portable protocol)."""
+def ensure_table_at(path: str, schema: pa.Schema, partition_by: tuple[str, ...] = (),
+                    properties: dict[str, str] | None = None) -> str:
+    """Create a Delta table at ``path`` with ``schema`` if absent (portable protocol, or ``properties``)."""
     from deltalake import DeltaTable
 
     if not DeltaTable.is_deltatable(path):
         Path(path).mkdir(parents=True, exist_ok=True)
         try:
             DeltaTable.create(path, schema, partition_by=list(partition_by) or None,
-                              configuration=dict(PORTABLE_PROPERTIES))
+                              configuration=dict(properties or PORTABLE_PROPERTIES),
+                              raise_if_key_not_exists=False)    # the project's own keys (sensorlake.*)
         except Exception:
             if not DeltaTable.is_deltatable(path):
                 raise

@@ -47,6 +47,12 @@ class TableSpec:
     key: tuple[str, ...]
     partition_by: tuple[str, ...] = ()
     description: str = ""
+    properties: tuple[tuple[str, str], ...] = ()    # table properties set when the table is created
+
+    @property
+    def table_properties(self) -> dict[str, str]:
+        """Every property a new table gets: the portable protocol and the spec's own."""
+        return {**PORTABLE_PROPERTIES, **dict(self.properties)}
 
     @property
     def column_names(self) -> list[str]:
@@ -59,9 +65,10 @@ class TableSpec:
         return pa.schema([pa.field(c, _ARROW_TYPES[t]) for c, t in self.columns])
 
 
-def table_spec(name, columns, key, partition_by=(), description="") -> TableSpec:
+def table_spec(name, columns, key, partition_by=(), description="", properties=None) -> TableSpec:
     """A TableSpec with the lineage columns appended."""
-    return TableSpec(name, tuple(columns) + LINEAGE, tuple(key), tuple(partition_by), description)
+    return TableSpec(name, tuple(columns) + LINEAGE, tuple(key), tuple(partition_by), description,
+                     tuple((properties or {}).items()))
 
 
 READINGS = table_spec(
@@ -157,13 +164,17 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (READINGS, EVENTS, EQUIPMENT,
 
 
 FEATURE_KEY = ("equipment_id", "window_start", "window_end")
+# The feature_set_version a silver.features_<view> table holds, recorded by whichever engine creates it.
+FEATURE_SET_VERSION_PROPERTY = "sensorlake.feature_set_version"
 
 
 def silver_spec(view) -> TableSpec:
     """The silver.features_<view> table of a feature view: one row per equipment and window.
 
     Columns come from the view's declaration (``view.column_types()``), so the Spark backfill
-    and the streaming job write the same schema.
+    and the streaming job write the same schema; either engine records the view's feature_set_version
+    as a table property when it creates the table.
     """
     return table_spec(f"silver.features_{view.name}", tuple(view.column_types().items()), FEATURE_KEY,
-                      description=f"Features of view {view.name} (feature_set_version {view.feature_set_version}).")
+                      description=f"Features of view {view.name} (feature_set_version {view.feature_set_version}).",
+                      properties={FEATURE_SET_VERSION_PROPERTY: view.feature_set_version})

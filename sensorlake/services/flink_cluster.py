@@ -262,6 +262,26 @@ def stop(cfg) -> bool:
     return stopped_tm or stopped_jm
 
 
+def _run_cli(cfg, args: list[str], what: str, pattern: str, timeout_s: float, cwd=None) -> str:
+    """Run the ``flink`` client with ``args``; return the first group of ``pattern`` in its output.
+
+    A timeout, a non-zero exit or output without ``pattern`` raises ServiceError naming ``what``
+    and ending with the client's last 40 lines.
+    """
+    cli, env = flink_cli(cfg)
+    try:
+        result = subprocess.run([cli, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ServiceError(f"{what} did not return in {timeout_s:.0f} s",
+                           hint=f"see the client log under {log_dir(cfg)}") from None
+    found = re.search(pattern, result.stdout)
+    if result.returncode != 0 or not found:
+        output = (result.stdout + result.stderr).strip().splitlines()
+        raise ServiceError(f"{what} failed (exit {result.returncode}):\n" + "\n".join(output[-40:]),
+                           hint=f"see the client log under {log_dir(cfg)}")
+    return found.group(1)
+
+
 def submit_python_job(cfg, script: str | os.PathLike, args=(), cwd: str | os.PathLike | None = None,
                       timeout_s: float = 300, restore_from: str | None = None) -> str:
     """``flink run -d [-s restore_from] -py script -- args`` on this cluster, as a user would; return the job id.
@@ -269,20 +289,9 @@ def submit_python_job(cfg, script: str | os.PathLike, args=(), cwd: str | os.Pat
     ``restore_from``: a savepoint or retained checkpoint to start from (its state and Kafka offsets).
     Example: ``job_id = submit_python_job(cfg, "streaming_jobs/sensor_features.py", ["--profile", "cluster"])``.
     """
-    cli, env = flink_cli(cfg)
     restore = ["-s", restore_from] if restore_from else []
-    argv = [cli, "run", "-d", *restore, "-py", str(script), "--", *map(str, args)]
-    try:
-        result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        raise ServiceError(f"`flink run -py {script}` did not return in {timeout_s:.0f} s",
-                           hint=f"see the client log under {log_dir(cfg)}") from None
-    found = re.search(r"JobID ([0-9a-f]{32})", result.stdout)
-    if result.returncode != 0 or not found:
-        output = (result.stdout + result.stderr).strip().splitlines()
-        raise ServiceError(f"`flink run -py {script}` failed (exit {result.returncode}):\n" + "\n".join(output[-40:]),
-                           hint=f"see the client log under {log_dir(cfg)}")
-    return found.group(1)
+    return _run_cli(cfg, ["run", "-d", *restore, "-py", str(script), "--", *map(str, args)],
+                    f"`flink run -py {script}`", r"JobID ([0-9a-f]{32})", timeout_s, cwd=cwd)
 
 
 def jobs_overview(cfg) -> list[dict]:
@@ -314,20 +323,9 @@ def restored_from(cfg, job_id: str) -> str | None:
 
 def stop_with_savepoint(cfg, job_id: str, timeout_s: float = 300) -> str:
     """``flink stop --savepointPath <savepoints dir> <job id>``, as a user would; return the savepoint's path."""
-    cli, env = flink_cli(cfg)
     target = (home(cfg) / "savepoints").as_uri()
-    try:
-        result = subprocess.run([cli, "stop", "--savepointPath", target, job_id], env=env,
-                                capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        raise ServiceError(f"`flink stop` of job {job_id} did not return in {timeout_s:.0f} s",
-                           hint=f"see {address(cfg)}/#/job/running/{job_id}") from None
-    found = re.search(r"Savepoint completed\. Path: (\S+)", result.stdout)
-    if result.returncode != 0 or not found:
-        output = (result.stdout + result.stderr).strip().splitlines()
-        raise ServiceError(f"`flink stop` of job {job_id} failed (exit {result.returncode}):\n" + "\n".join(output[-40:]),
-                           hint=f"see the client log under {log_dir(cfg)}")
-    return found.group(1)
+    return _run_cli(cfg, ["stop", "--savepointPath", target, job_id], f"`flink stop` of job {job_id}",
+                    r"Savepoint completed\. Path: (\S+)", timeout_s)
 
 
 def cancel_job(cfg, job_id: str, timeout_s: float = 60) -> str:

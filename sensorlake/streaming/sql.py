@@ -16,7 +16,7 @@ after a failure gives the same one.
 Example::
 
     t_env.execute_sql(kafka_source_ddl(cfg, lateness_ms=10_000))
-    t_env.execute_sql(classified_view_sql(equipment, types))
+    t_env.execute_sql(classified_view_sql(equipment, types, lateness_ms=10_000, future_ms=future_tolerance_ms(cfg)))
     t_env.execute_sql(valid_readings_view_sql())      # what the feature SQL reads
     batches = t_env.sql_query(partition_batches_sql(flush_ms=2000))
 """
@@ -53,7 +53,7 @@ def interval_ms(ms: int) -> str:
 
 def future_tolerance_ms(cfg: Config) -> int:
     """How far an event time may lie ahead of its record's Kafka timestamp (clock skew) and still be valid."""
-    return int(float(cfg.get("quality.future_tolerance_s", 300)) * 1000)
+    return int(cfg.future_tolerance_s * 1000)
 
 
 def _is_future(time_sql: str, future_ms: int) -> str:
@@ -124,7 +124,7 @@ def _range_sql(types: Mapping[str, EquipmentType], bound: str) -> str:
 
 
 def classified_view_sql(equipment: Mapping[str, str], types: Mapping[str, EquipmentType], lateness_ms: int,
-                        future_ms: int = 300_000) -> str:
+                        future_ms: int) -> str:
     """Every record with its parsed fields and ``reason`` (NULL for a valid reading).
 
     ``equipment`` maps equipment_id to equipment type (bronze.equipment at job start);

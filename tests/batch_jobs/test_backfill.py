@@ -8,8 +8,9 @@ from deltalake import DeltaTable
 
 from feature_defs import FeatureDefinitionError
 from feature_defs.compile_spark import compute_view
-from sensorlake.backfill import (FEATURE_SET_VERSION_PROPERTY, backfill_features, high_water_mark, parse_time)
-from sensorlake.lake.tables import READINGS, silver_spec
+from sensorlake.backfill import backfill_features, high_water_mark, parse_time
+from sensorlake.lake import delta_rs
+from sensorlake.lake.tables import FEATURE_SET_VERSION_PROPERTY, READINGS, silver_spec
 from tests.batch_jobs.conftest import renamed, simulate_and_ingest
 
 pytestmark = pytest.mark.integration
@@ -109,11 +110,11 @@ def test_a_changed_view_definition_is_refused_naming_both_feature_set_versions(s
 def test_a_table_the_stream_wrote_with_another_version_is_refused(spark, cfg, registry, history):
     import pyarrow as pa
 
-    from sensorlake.lake.delta_rs import ensure_table, merge_on_key
+    from sensorlake.lake.delta_rs import ensure_table_at, merge_on_key
 
     view = renamed(registry["machine_1m"], "bf_stream_1m", aggregations=["mean"], cross_features={})
     spec = silver_spec(view)
-    ensure_table(cfg, spec)
+    ensure_table_at(str(cfg.table_path(spec.name)), spec.arrow_schema())   # created without the property: its rows tell
     row = {c: None for c in spec.column_names}
     row.update(equipment_id="pump-x", window_start=T, window_end=T + timedelta(minutes=1),
                feature_set_version="bf_stream_1m:v0:000000000000")
@@ -159,3 +160,17 @@ def test_a_start_not_before_the_end_is_refused(spark, cfg, registry):
 def test_parse_time_reads_dates_and_utc_times():
     assert parse_time("2026-01-05") == datetime(2026, 1, 5, tzinfo=timezone.utc)
     assert parse_time("2026-01-05T01:00:00+01:00") == datetime(2026, 1, 5, tzinfo=timezone.utc)
+
+
+def test_a_feature_table_the_stream_created_is_backfilled_without_a_metadata_commit(spark, cfg, registry, history):
+    """The stream (delta-rs) records the view's feature_set_version when it creates the table, so a backfill
+    running beside it commits rows only: a metadata change would refuse the stream's concurrent commits."""
+    view = renamed(registry["machine_1m"], "bf_stream_created_1m")
+    path = delta_rs.ensure_table(cfg, silver_spec(view))         # what the streaming job's silver writer does
+    assert DeltaTable(path).metadata().configuration[FEATURE_SET_VERSION_PROPERTY] == view.feature_set_version
+
+    report = backfill_features(spark, cfg, view, T + timedelta(minutes=10), T + timedelta(minutes=20))
+
+    assert report.inserted > 0
+    operations = [c["operation"] for c in DeltaTable(path).history()]
+    assert operations == ["MERGE", "CREATE TABLE"], operations

@@ -70,5 +70,7 @@ def test_other_errors_and_a_conflict_on_the_last_attempt_propagate():
         retry_on_conflict(always_conflicts, retries=3, pause_s=0)
     assert len(calls) == 3
     assert not is_conflict(ValueError("bad input"))
+    for name in ("MetadataChangedException", "ProtocolChangedException", "ConcurrentDeleteReadException"):
+        assert is_conflict(type(name, (Exception,), {})("changed by a concurrent update")), name
     with pytest.raises(ValueError):
         retry_on_conflict(lambda: int("x"), pause_s=0)
