@@ -10,7 +10,7 @@ import sys
 from bench import write_results
 from sensorlake.config import load_config
 
-BENCHMARKS = ("backfill", "validate", "stream", "score", "train", "scale")
+BENCHMARKS = ("backfill", "validate", "stream", "score", "train", "training_set", "scale")
 
 
 def main(argv=None) -> int:
