@@ -195,6 +195,20 @@ def to_pandas(df):
     return frame
 
 
+def collect_training_set(df, what: str):
+    """:func:`to_pandas` for the training set; a result larger than Spark lets the driver collect is an
+    InputError naming the setting to raise, not a Java stack trace."""
+    try:
+        return to_pandas(df)
+    except Exception as error:
+        if "maxResultSize" not in str(error):
+            raise
+        limit = df.sparkSession.sparkContext.getConf().get("spark.driver.maxResultSize", "1g")
+        raise InputError(f"{what} is larger than the driver may collect (spark.driver.maxResultSize {limit})",
+                         "raise spark.driver_max_result_size (and spark.driver_memory) in the configuration, "
+                         "e.g. --set spark.driver_max_result_size=4g --set spark.driver_memory=8g") from None
+
+
 def build_training_set(spark, cfg: Config, task: TaskConfig, versions: Mapping[str, int] | None = None,
                        gate: bool = True) -> TrainingSet:
     """Pin the task's tables, gate the feature tables, build the labelled rows and collect them.
@@ -210,7 +224,7 @@ def build_training_set(spark, cfg: Config, task: TaskConfig, versions: Mapping[s
         for view in task.views:
             require_passing_validation(spark, cfg, feature_table(view), task.max_unvalidated_versions)
     df, features = labelled_rows(spark, task, pins)
-    frame = to_pandas(df.orderBy(*ROW_KEY))
+    frame = collect_training_set(df.orderBy(*ROW_KEY), f"the training set of {', '.join(tables)} ({len(features)} features)")
     if frame.empty:
         raise InputError(f"no training rows from {', '.join(tables)} at the pinned versions",
                          "check that the feature tables hold windows of equipment that has events")
@@ -218,5 +232,5 @@ def build_training_set(spark, cfg: Config, task: TaskConfig, versions: Mapping[s
     return TrainingSet(frame, features, pins)
 
 
-__all__ = ["LABEL_COLUMNS", "ROW_KEY", "TrainingSet", "build_training_set", "feature_columns_among", "feature_columns_of", "feature_rows", "feature_table",
+__all__ = ["LABEL_COLUMNS", "ROW_KEY", "TrainingSet", "build_training_set", "collect_training_set", "feature_columns_among", "feature_columns_of", "feature_rows", "feature_table",
            "join_as_of", "labelled_rows", "to_pandas", "with_rolling_means"]

@@ -41,6 +41,7 @@ def spark_conf(cfg: Config, app_name: str) -> dict[str, str]:
         "spark.app.name": app_name,
         "spark.master": cfg.get("spark.master"),
         "spark.driver.memory": str(cfg.get("spark.driver_memory")),
+        "spark.driver.maxResultSize": str(cfg.get("spark.driver_max_result_size")),
         "spark.jars": ",".join(str(j) for j in delta_jars(cfg)),
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
