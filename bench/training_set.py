@@ -99,7 +99,8 @@ def run(cfg: Config, rows: int | None = None, columns: int = COLUMNS, days: int 
     names = [f"c{c}" for c in range(columns)]
     shipped, added = with_rolling_means(df, names, SPANS, BASELINE)
     sliding = sliding_frame_means(df, names, SPANS, BASELINE)
-    _timed_noop(shipped.limit(1000)), _timed_noop(sliding.limit(1000))     # warm-up: codegen, Python workers
+    for warm_up in (shipped, sliding):        # codegen, Python workers
+        _timed_noop(warm_up.limit(1000))
     pandas_s = _timed_noop(shipped)
     sliding_s = _timed_noop(sliding)
     diff = _max_abs_diff(shipped, sliding, added)

@@ -74,6 +74,14 @@ def _span_name(span) -> str:
     return format_duration(int(span.total_seconds() * 1000))
 
 
+def derived_names(columns: list[str], spans, baseline=None) -> tuple[list[list[str]], list[str]]:
+    """Names of the derived model inputs: per span ``<column>__mean_<span>``, and ``<column>__dev_<baseline>``
+    (empty without a baseline). Training, batch scoring and the real-time twin (training.online) name them here."""
+    means = [[f"{c}__mean_{_span_name(span)}" for c in columns] for span in spans]
+    deviations = [f"{c}__dev_{_span_name(baseline)}" for c in columns] if baseline is not None else []
+    return means, deviations
+
+
 def with_rolling_means(df, columns: list[str], spans, baseline=None) -> tuple[object, list[str]]:
     """Add ``<column>__mean_<span>`` for each span: the mean over the same equipment's windows ending in
     (t - span, t]; with ``baseline``, also ``<column>__dev_<baseline>``: the first span's mean (the
@@ -84,30 +92,29 @@ def with_rolling_means(df, columns: list[str], spans, baseline=None) -> tuple[ob
     span gives NULL. Computed per equipment with pandas' time-based rolling mean
     (``groupBy("equipment_id").applyInPandas``): one pass over each machine's windows whatever the
     span, where Spark's sliding frame (``rangeBetween(-span, 0)``) sums every row of the span again
-    for each row (a 12 h baseline of 1-minute windows: 720 rows each; BENCHMARKS.md, "training set").
+    for each row (a 12 h baseline of 1-minute windows: 720 rows each; BENCHMARKS.md, "training_set").
     One machine's windows are held in memory at once.
     """
     from pyspark.sql.types import DoubleType, StructField, StructType
 
-    added = [f"{c}__mean_{_span_name(span)}" for span in spans for c in columns]
-    if baseline is not None:
-        added += [f"{c}__dev_{_span_name(baseline)}" for c in columns]
+    spans = list(spans)
+    mean_names, deviation_names = derived_names(columns, spans, baseline)
+    added = [name for names in mean_names for name in names] + deviation_names
     if not added:
         return df, []
-    spans, schema = list(spans), StructType(df.schema.fields + [StructField(name, DoubleType()) for name in added])
+    schema = StructType(df.schema.fields + [StructField(name, DoubleType()) for name in added])
 
     def per_equipment(frame):
         import pandas as pd
 
-        frame = frame.sort_values("window_end", kind="stable")
+        frame = frame.sort_values("window_end", kind="stable").reset_index(drop=True)
         values = frame[columns].astype("float64").set_axis(pd.DatetimeIndex(frame["window_end"]))
         means = [values.rolling(span, closed="right").mean() for span in spans]
-        derived = [m.set_axis([f"{c}__mean_{_span_name(span)}" for c in columns], axis=1) for m, span in zip(means, spans)]
+        derived = [m.set_axis(names, axis=1) for m, names in zip(means, mean_names)]
         if baseline is not None:
             recent = means[0] if means else values
-            deviation = recent - values.rolling(baseline, closed="right").mean()
-            derived.append(deviation.set_axis([f"{c}__dev_{_span_name(baseline)}" for c in columns], axis=1))
-        return pd.concat([frame.reset_index(drop=True), *[d.reset_index(drop=True) for d in derived]], axis=1)
+            derived.append((recent - values.rolling(baseline, closed="right").mean()).set_axis(deviation_names, axis=1))
+        return pd.concat([frame, *[d.reset_index(drop=True) for d in derived]], axis=1)
 
     return df.groupBy("equipment_id").applyInPandas(per_equipment, schema), added
 
@@ -232,5 +239,5 @@ def build_training_set(spark, cfg: Config, task: TaskConfig, versions: Mapping[s
     return TrainingSet(frame, features, pins)
 
 
-__all__ = ["LABEL_COLUMNS", "ROW_KEY", "TrainingSet", "build_training_set", "collect_training_set", "feature_columns_among", "feature_columns_of", "feature_rows", "feature_table",
+__all__ = ["LABEL_COLUMNS", "ROW_KEY", "TrainingSet", "build_training_set", "collect_training_set", "derived_names", "feature_columns_among", "feature_columns_of", "feature_rows", "feature_table",
            "join_as_of", "labelled_rows", "to_pandas", "with_rolling_means"]

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from training.dataset import _span_name
+from training.dataset import derived_names
 
 
 def _micros(when: datetime) -> int:
@@ -47,9 +47,8 @@ class EquipmentHistory:
         self.columns = list(columns)
         self.spans = [int(s.total_seconds() * 1_000_000) for s in spans]
         self.baseline = int(baseline.total_seconds() * 1_000_000) if baseline is not None else None
-        self.names = [f"{c}__mean_{_span_name(s)}" for s in spans for c in self.columns]
-        if baseline is not None:
-            self.names += [f"{c}__dev_{_span_name(baseline)}" for c in self.columns]
+        means, deviations = derived_names(self.columns, spans, baseline)
+        self.names = [name for names in means for name in names] + deviations
         self.keep = max(self.spans + ([self.baseline] if self.baseline else []), default=0)
         self.ends: list[int] = []           # window_end in microseconds, ascending
         self.values: list[np.ndarray] = []  # the window's column values, same order
