@@ -26,9 +26,13 @@ REPLAY_FROM = pd.Timestamp("2025-09-10T10:00:00Z")   # windows before this only 
 
 @pytest.fixture(scope="module")
 def rcfg(icfg):
-    """The fleet's configuration, scoring the failure task; failure modes off (alerts per equipment)."""
+    """The fleet's configuration, scoring the failure task; failure modes off (alerts per equipment).
+
+    The champion is looked up once per scorer (``refresh_s`` longer than any test): a lookup per
+    window cost an MLflow request each, 80% of a replay's time. The watcher test refreshes on
+    every call with a watcher of its own."""
     data = copy.deepcopy(icfg.data)
-    data["streaming"]["scoring"] = {"tasks": ["failure"], "refresh_s": 0}
+    data["streaming"]["scoring"] = {"tasks": ["failure"], "refresh_s": 3600}
     data["alerts"]["mode_task"] = None
     return Config(data=data, base_dir=icfg.base_dir)
 
