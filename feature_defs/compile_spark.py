@@ -192,8 +192,7 @@ def describe(view: FeatureView) -> str:
             list(view.sensors), f" & F.col('equipment_type').isin({list(view.equipment_types)})" if view.equipment_types else ""),
         "                .select(site_id, equipment_id, sensor_no=<1-based position of sensor in %s>,"
         " event_ts=F.timestamp_millis(F.unix_millis('event_time')), v=F.col('value'))" % (list(view.sensors),),
-        "               "
-        ".repartition('site_id', 'equipment_id')  # the one shuffle of raw readings",
+        "                .repartition('site_id', 'equipment_id')  # the one shuffle of raw readings",
         f"1. window:    F.window('event_ts', {size!r}{', ' + repr(slide) if slide else ''}) -> window_start, window_end",
         "2. dedup:     over Window.partitionBy(window_start, window_end, site_id, equipment_id, sensor_no)"
         ".orderBy('event_ts', F.col('v').desc()):",
