@@ -181,11 +181,16 @@ def overview(cfg) -> dict:
 
 
 def healthy(cfg) -> bool:
-    """True if the jobmanager answers and at least one taskmanager is registered."""
+    """True if the jobmanager answers and a registered taskmanager has offered its slots.
+
+    A taskmanager shows in ``/overview`` a moment before its slot report does (``slots-total``
+    0), so both are checked: healthy means a job submitted now finds slots.
+    """
     try:
-        return overview(cfg).get("taskmanagers", 0) >= 1
+        view = overview(cfg)
     except (OSError, ValueError):
         return False
+    return view.get("taskmanagers", 0) >= 1 and view.get("slots-total", 0) >= 1
 
 
 def _rest(cfg, path: str, method: str = "GET") -> dict:
@@ -215,7 +220,7 @@ def start(cfg) -> float:
                               env=environment(cfg), cwd=home(cfg))
         _start_taskmanager(cfg)
         return process.wait_healthy(cfg, JOBMANAGER, lambda: _both_up(cfg), START_TIMEOUT_S,
-                                    what=f"GET {address(cfg)}/overview lists a taskmanager")
+                                    what=f"GET {address(cfg)}/overview lists a taskmanager with slots")
     except ServiceError:
         stop(cfg)
         raise
