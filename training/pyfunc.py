@@ -43,7 +43,9 @@ class PredictiveMaintenanceModel(PythonModel):
         missing = [c for c in self.feature_columns if c not in frame.columns]
         if missing:
             raise ValueError(f"input lacks {len(missing)} feature column(s) of the model: {missing[:10]}")
-        return frame[self.feature_columns].astype("float64")
+        # spark_udf hands over exactly the signature's columns: no selection, and no copy if already doubles
+        selected = frame if list(frame.columns) == self.feature_columns else frame[self.feature_columns]
+        return selected.astype("float64", copy=False)
 
     def predict_frame(self, frame: pd.DataFrame):
         X = self.features(frame)

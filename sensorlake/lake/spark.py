@@ -55,6 +55,10 @@ def spark_conf(cfg: Config, app_name: str) -> dict[str, str]:
         # Delta rebuilds a table's snapshot (its live files) in a job of this many tasks (default
         # 50) on every new version it reads: the ingest job under spark-submit went 77 s -> 54 s.
         "spark.databricks.delta.snapshotPartitions": partitions,
+        # Batches to Python UDFs (scoring's spark_udf) are bounded by rows (maxRecordsPerBatch,
+        # 10,000) only: a byte limit (Spark 4.1 default 64 MiB) makes the Arrow writer add up the
+        # buffer sizes of every column after every row, ~20% of the JVM's time for 60 features.
+        "spark.sql.execution.arrow.maxBytesPerBatch": str(2**31 - 1),
         "spark.sql.warehouse.dir": str(metastore / "warehouse"),
         "spark.sql.catalogImplementation": "hive",
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true",
