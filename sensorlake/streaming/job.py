@@ -76,9 +76,10 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
     t_env.execute_sql(sql.kafka_source_ddl(cfg, lateness_ms, group_id=cfg.get("streaming.group_id")))
     t_env.execute_sql(sql.classified_view_sql(equipment_registry(cfg), load_equipment_types(cfg.equipment_types_file), lateness_ms,
                                               sql.future_tolerance_ms(cfg)))
-    t_env.execute_sql(sql.valid_readings_view_sql())
+    share_classified(t_env)
+    t_env.execute_sql(sql.valid_readings_view_sql(source=sql.SHARED_VIEW))
 
-    batches = t_env.to_data_stream(t_env.sql_query(sql.partition_batches_sql(flush_ms)))
+    batches = t_env.to_data_stream(t_env.sql_query(sql.partition_batches_sql(flush_ms, source=sql.SHARED_VIEW)))
     stats_type = Types.TUPLE([Types.STRING(), Types.INT(), Types.LONG(), Types.INT(), Types.INT(), Types.STRING(), Types.DOUBLE()])
     (batches.key_by(lambda b: b[1], key_type=Types.INT())
         .map(RawBatchWriter(cfg.data, str(cfg.base_dir), run_id, lateness_ms), output_type=stats_type)
@@ -96,6 +97,25 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
         if scoring and scoring[0] == view.name:
             add_scoring(features, cfg, scoring[1], view, names, run_id, flush_ms)
     return run_id
+
+
+def share_classified(t_env) -> None:
+    """Register ``sql.SHARED_VIEW``: the classified records, computed once for the raw and the feature path.
+
+    Each ``to_data_stream`` translates its query down to the source, so two paths reading the
+    classified view would each scan Kafka, parse and check every record and run the lateness
+    ``OVER``. They read one DataStream of the classified records instead, turned back into a
+    table whose event time keeps the source's watermarks (``SOURCE_WATERMARK()``) and which
+    gets a new processing-time column for the partition batches.
+    """
+    from pyflink.table import Schema
+
+    classified = t_env.to_data_stream(t_env.sql_query(sql.shared_columns_sql()))
+    schema = (Schema.new_builder()
+              .column_by_expression("proc_time", "PROCTIME()")
+              .watermark("event_time", "SOURCE_WATERMARK()")
+              .build())
+    t_env.create_temporary_view(sql.SHARED_VIEW, t_env.from_data_stream(classified, schema))
 
 
 def scoring_plan(cfg: Config, views) -> tuple[str, list[str]] | None:

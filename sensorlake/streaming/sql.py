@@ -29,7 +29,11 @@ from sensorlake.equipment import EquipmentType
 
 SOURCE_TABLE = "kafka_readings"
 CLASSIFIED_VIEW = "classified_readings"
+SHARED_VIEW = "classified_once"     # the classified records, computed once for both paths (job.share_classified)
 VALID_VIEW = "readings"
+# What the two paths read of a classified record (the batches and the feature SQL).
+SHARED_COLUMNS = ("payload", "kafka_topic", "kafka_partition", "kafka_offset", "produced_at", "event_time", "parsed_time",
+                  "site_id", "equipment_id", "sensor", "event_time_text", "unit", "value", "equipment_type", "reason")
 EVENT_TIME_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSSX"   # 2026-01-05T00:00:00.500Z, as the simulator writes
 # Flink's parser is lenient (2026-02-30 becomes March 2, T24:00 the next midnight): a UTC time must
 # print back as it was written, or it is a bad_timestamp (as Spark's and pyarrow's parsers judge it).
@@ -177,14 +181,19 @@ FROM (
 )"""
 
 
-def valid_readings_view_sql() -> str:
+def shared_columns_sql() -> str:
+    """The classified records with the columns both paths read (no processing time: it is re-declared)."""
+    return f"SELECT {', '.join(f'`{c}`' for c in SHARED_COLUMNS)} FROM {CLASSIFIED_VIEW}"
+
+
+def valid_readings_view_sql(source: str = CLASSIFIED_VIEW) -> str:
     """The valid readings, in the source shape the compiled feature SQL expects."""
     return f"""CREATE TEMPORARY VIEW {VALID_VIEW} AS
 SELECT site_id, equipment_id, sensor, event_time, `value`, equipment_type
-FROM {CLASSIFIED_VIEW} WHERE reason IS NULL"""
+FROM {source} WHERE reason IS NULL"""
 
 
-def partition_batches_sql(flush_ms: int) -> str:
+def partition_batches_sql(flush_ms: int, source: str = CLASSIFIED_VIEW) -> str:
     """Per Kafka partition and processing-time slice, every record as one newline-delimited JSON text.
 
     Rows of a partition keep their offset order from the source through this window, so batch
@@ -200,5 +209,5 @@ def partition_batches_sql(flush_ms: int) -> str:
     return f"""SELECT kafka_topic, kafka_partition, MAX(kafka_offset) AS max_offset, COUNT(*) AS n,
   CAST(MAX(produced_at) AS STRING) AS last_produced_at,
   LISTAGG({row_json}, '\n') AS rows_json
-FROM TABLE(TUMBLE(TABLE {CLASSIFIED_VIEW}, DESCRIPTOR(proc_time), {interval_ms(flush_ms)}))
+FROM TABLE(TUMBLE(TABLE {source}, DESCRIPTOR(proc_time), {interval_ms(flush_ms)}))
 GROUP BY kafka_topic, kafka_partition, window_start, window_end"""
