@@ -74,9 +74,10 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
     lateness_ms = max([v.allowed_lateness_ms for v in views] or [int(float(cfg.get("streaming.allowed_lateness_s", 10)) * 1000)])
     flush_ms = int(float(cfg.get("streaming.flush_interval_s", 2)) * 1000)
     t_env.execute_sql(sql.kafka_source_ddl(cfg, lateness_ms, group_id=cfg.get("streaming.group_id")))
+    materialize(t_env, sql.parsed_fields_sql(), sql.PARSED_VIEW)
     t_env.execute_sql(sql.classified_view_sql(equipment_registry(cfg), load_equipment_types(cfg.equipment_types_file), lateness_ms,
                                               sql.future_tolerance_ms(cfg)))
-    share_classified(t_env)
+    materialize(t_env, sql.shared_columns_sql(), sql.SHARED_VIEW)
     t_env.execute_sql(sql.valid_readings_view_sql(source=sql.SHARED_VIEW))
 
     batches = t_env.to_data_stream(t_env.sql_query(sql.partition_batches_sql(flush_ms, source=sql.SHARED_VIEW)))
@@ -99,23 +100,24 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
     return run_id
 
 
-def share_classified(t_env) -> None:
-    """Register ``sql.SHARED_VIEW``: the classified records, computed once for the raw and the feature path.
+def materialize(t_env, query: str, view: str) -> None:
+    """Register ``view`` as the rows of ``query``, computed once however many queries read them.
 
-    Each ``to_data_stream`` translates its query down to the source, so two paths reading the
-    classified view would each scan Kafka, parse and check every record and run the lateness
-    ``OVER``. They read one DataStream of the classified records instead, turned back into a
-    table whose event time keeps the source's watermarks (``SOURCE_WATERMARK()``) and which
-    gets a new processing-time column for the partition batches.
+    The planner inlines a view into every query and every expression that reads it, so the
+    payload would be parsed for each field's every use, and each ``to_data_stream`` would scan
+    Kafka and classify every record for itself. A DataStream is a boundary it does not cross:
+    ``query`` runs once, and its rows come back as a table whose ``event_time`` keeps the
+    source's watermarks (``SOURCE_WATERMARK()``) with a new processing-time column ``proc_time``
+    (``query`` must not select one).
     """
     from pyflink.table import Schema
 
-    classified = t_env.to_data_stream(t_env.sql_query(sql.shared_columns_sql()))
+    rows = t_env.to_data_stream(t_env.sql_query(query))
     schema = (Schema.new_builder()
               .column_by_expression("proc_time", "PROCTIME()")
               .watermark("event_time", "SOURCE_WATERMARK()")
               .build())
-    t_env.create_temporary_view(sql.SHARED_VIEW, t_env.from_data_stream(classified, schema))
+    t_env.create_temporary_view(view, t_env.from_data_stream(rows, schema))
 
 
 def scoring_plan(cfg: Config, views) -> tuple[str, list[str]] | None:

@@ -13,12 +13,18 @@ bound) is never ahead of that, so every reading the windows would drop is quaran
 instead, never silently; and the verdict depends only on the partition's order, so a replay
 after a failure gives the same one.
 
-Example::
+Two stages are materialized once by the job (``job.materialize``), as the planner would
+otherwise repeat them wherever they are read: the parsed fields, and the classified records
+that both the raw and the feature path read.
+
+Example (what sensorlake.streaming.job does)::
 
     t_env.execute_sql(kafka_source_ddl(cfg, lateness_ms=10_000))
+    materialize(t_env, parsed_fields_sql(), PARSED_VIEW)
     t_env.execute_sql(classified_view_sql(equipment, types, lateness_ms=10_000, future_ms=future_tolerance_ms(cfg)))
-    t_env.execute_sql(valid_readings_view_sql())      # what the feature SQL reads
-    batches = t_env.sql_query(partition_batches_sql(flush_ms=2000))
+    materialize(t_env, shared_columns_sql(), SHARED_VIEW)
+    t_env.execute_sql(valid_readings_view_sql(source=SHARED_VIEW))      # what the feature SQL reads
+    batches = t_env.sql_query(partition_batches_sql(flush_ms=2000, source=SHARED_VIEW))
 """
 from __future__ import annotations
 
@@ -28,8 +34,9 @@ from sensorlake.config import Config
 from sensorlake.equipment import EquipmentType
 
 SOURCE_TABLE = "kafka_readings"
+PARSED_VIEW = "parsed_readings"     # parsed_fields_sql, computed once (job.materialize)
 CLASSIFIED_VIEW = "classified_readings"
-SHARED_VIEW = "classified_once"     # the classified records, computed once for both paths (job.share_classified)
+SHARED_VIEW = "classified_once"     # the classified records, computed once for both paths (job.materialize)
 VALID_VIEW = "readings"
 # What the two paths read of a classified record (the batches and the feature SQL).
 SHARED_COLUMNS = ("payload", "kafka_topic", "kafka_partition", "kafka_offset", "produced_at", "event_time", "parsed_time",
@@ -127,13 +134,37 @@ def _range_sql(types: Mapping[str, EquipmentType], bound: str) -> str:
     return f"MAP['', CAST(NULL AS DOUBLE), {pairs}][CONCAT(equipment_type, '/', sensor)]"
 
 
+def parsed_fields_sql() -> str:
+    """Every record's JSON fields as text, beside its payload and Kafka coordinates.
+
+    Flink inlines a derived column into every expression that reads it, and each ``JSON_VALUE``
+    or ``IS JSON`` parses the whole payload again: the checks read these fields ~20 times per
+    record. The job materializes this query once (``job.materialize``) so the payload is parsed
+    for these columns only.
+    """
+    fields = ",\n  ".join(f"JSON_VALUE(doc, '$.{key}') AS {name}" for key, name in (
+        ("site_id", "site_id"), ("equipment_id", "equipment_id"), ("sensor", "sensor"),
+        ("event_time", "event_time_text"), ("unit", "unit"), ("value", "value_text")))
+    return f"""SELECT payload, kafka_topic, kafka_partition, kafka_offset, produced_at, event_time, is_json, has_nan,
+  {fields}
+FROM (
+  SELECT *,
+    -- a NaN literal is not JSON: read the record with it as null, and remember it was NaN
+    payload IS JSON OBJECT OR nan_free IS JSON OBJECT AS is_json,
+    NOT (payload IS JSON OBJECT) AND nan_free IS JSON OBJECT AS has_nan,
+    CASE WHEN payload IS JSON OBJECT THEN payload ELSE nan_free END AS doc
+  FROM (SELECT *, REGEXP_REPLACE(payload, '"value"\\s*:\\s*-?NaN', '"value": null') AS nan_free FROM {SOURCE_TABLE})
+)"""
+
+
 def classified_view_sql(equipment: Mapping[str, str], types: Mapping[str, EquipmentType], lateness_ms: int,
-                        future_ms: int) -> str:
+                        future_ms: int, source: str = PARSED_VIEW) -> str:
     """Every record with its parsed fields and ``reason`` (NULL for a valid reading).
 
     ``equipment`` maps equipment_id to equipment type (bronze.equipment at job start);
     ``types`` declares each type's sensors and physical ranges (equipment_types.yaml);
-    ``future_ms``: :func:`future_tolerance_ms`, as given to the source.
+    ``future_ms``: :func:`future_tolerance_ms`, as given to the source; ``source``: the rows of
+    :func:`parsed_fields_sql` with a processing-time column ``proc_time``.
     """
     missing = " OR ".join(f"COALESCE(TRIM({k}), '') = ''" for k in ("site_id", "equipment_id", "sensor", "event_time_text", "unit"))
     return f"""CREATE TEMPORARY VIEW {CLASSIFIED_VIEW} AS
@@ -159,24 +190,11 @@ FROM (
                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS partition_max_time
   FROM (
     SELECT payload, kafka_topic, kafka_partition, kafka_offset, produced_at, event_time, proc_time,
-      TO_TIMESTAMP_LTZ(JSON_VALUE(doc, '$.event_time'), '{EVENT_TIME_FORMAT}') AS parsed_time,
-      is_json, has_nan,
-      JSON_VALUE(doc, '$.site_id') AS site_id,
-      JSON_VALUE(doc, '$.equipment_id') AS equipment_id,
-      JSON_VALUE(doc, '$.sensor') AS sensor,
-      JSON_VALUE(doc, '$.event_time') AS event_time_text,
-      JSON_VALUE(doc, '$.unit') AS unit,
-      JSON_VALUE(doc, '$.value') AS value_text,
-      TRY_CAST(JSON_VALUE(doc, '$.value') AS DOUBLE) AS `value`,
-      {_equipment_type_sql(equipment, "JSON_VALUE(doc, '$.equipment_id')")} AS equipment_type
-    FROM (
-      SELECT *,
-        -- a NaN literal is not JSON: read the record with it as null, and remember it was NaN
-        payload IS JSON OBJECT OR nan_free IS JSON OBJECT AS is_json,
-        NOT (payload IS JSON OBJECT) AND nan_free IS JSON OBJECT AS has_nan,
-        CASE WHEN payload IS JSON OBJECT THEN payload ELSE nan_free END AS doc
-      FROM (SELECT *, REGEXP_REPLACE(payload, '"value"\\s*:\\s*-?NaN', '"value": null') AS nan_free FROM {SOURCE_TABLE})
-    )
+      TO_TIMESTAMP_LTZ(event_time_text, '{EVENT_TIME_FORMAT}') AS parsed_time,
+      is_json, has_nan, site_id, equipment_id, sensor, event_time_text, unit, value_text,
+      TRY_CAST(value_text AS DOUBLE) AS `value`,
+      {_equipment_type_sql(equipment, "equipment_id")} AS equipment_type
+    FROM {source}
   )
 )"""
 
