@@ -57,7 +57,7 @@ def spark_conf(cfg: Config, app_name: str) -> dict[str, str]:
         "spark.databricks.delta.snapshotPartitions": partitions,
         # Batches to Python UDFs (scoring's spark_udf) are bounded by rows (maxRecordsPerBatch,
         # 10,000) only: a byte limit (Spark 4.1 default 64 MiB) makes the Arrow writer add up the
-        # buffer sizes of every column after every row, ~20% of the JVM's time for 60 features.
+        # buffer sizes of every column after every row (60 features: 4.65 -> 3.4 JVM CPU-s per 1M rows).
         "spark.sql.execution.arrow.maxBytesPerBatch": str(2**31 - 1),
         "spark.sql.warehouse.dir": str(metastore / "warehouse"),
         "spark.sql.catalogImplementation": "hive",

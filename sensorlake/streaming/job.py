@@ -78,9 +78,9 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
     t_env.execute_sql(sql.classified_view_sql(equipment_registry(cfg), load_equipment_types(cfg.equipment_types_file), lateness_ms,
                                               sql.future_tolerance_ms(cfg)))
     materialize(t_env, sql.shared_columns_sql(), sql.SHARED_VIEW)
-    t_env.execute_sql(sql.valid_readings_view_sql(source=sql.SHARED_VIEW))
+    t_env.execute_sql(sql.valid_readings_view_sql())
 
-    batches = t_env.to_data_stream(t_env.sql_query(sql.partition_batches_sql(flush_ms, source=sql.SHARED_VIEW)))
+    batches = t_env.to_data_stream(t_env.sql_query(sql.partition_batches_sql(flush_ms)))
     stats_type = Types.TUPLE([Types.STRING(), Types.INT(), Types.LONG(), Types.INT(), Types.INT(), Types.STRING(), Types.DOUBLE()])
     (batches.key_by(lambda b: b[1], key_type=Types.INT())
         .map(RawBatchWriter(cfg.data, str(cfg.base_dir), run_id, lateness_ms), output_type=stats_type)

@@ -23,8 +23,8 @@ Example (what sensorlake.streaming.job does)::
     materialize(t_env, parsed_fields_sql(), PARSED_VIEW)
     t_env.execute_sql(classified_view_sql(equipment, types, lateness_ms=10_000, future_ms=future_tolerance_ms(cfg)))
     materialize(t_env, shared_columns_sql(), SHARED_VIEW)
-    t_env.execute_sql(valid_readings_view_sql(source=SHARED_VIEW))      # what the feature SQL reads
-    batches = t_env.sql_query(partition_batches_sql(flush_ms=2000, source=SHARED_VIEW))
+    t_env.execute_sql(valid_readings_view_sql())      # what the feature SQL reads
+    batches = t_env.sql_query(partition_batches_sql(flush_ms=2000))
 """
 from __future__ import annotations
 
@@ -158,13 +158,13 @@ FROM (
 
 
 def classified_view_sql(equipment: Mapping[str, str], types: Mapping[str, EquipmentType], lateness_ms: int,
-                        future_ms: int, source: str = PARSED_VIEW) -> str:
+                        future_ms: int) -> str:
     """Every record with its parsed fields and ``reason`` (NULL for a valid reading).
 
     ``equipment`` maps equipment_id to equipment type (bronze.equipment at job start);
     ``types`` declares each type's sensors and physical ranges (equipment_types.yaml);
-    ``future_ms``: :func:`future_tolerance_ms`, as given to the source; ``source``: the rows of
-    :func:`parsed_fields_sql` with a processing-time column ``proc_time``.
+    ``future_ms``: :func:`future_tolerance_ms`, as given to the source. Reads ``PARSED_VIEW``:
+    the rows of :func:`parsed_fields_sql` with a processing-time column ``proc_time``.
     """
     missing = " OR ".join(f"COALESCE(TRIM({k}), '') = ''" for k in ("site_id", "equipment_id", "sensor", "event_time_text", "unit"))
     return f"""CREATE TEMPORARY VIEW {CLASSIFIED_VIEW} AS
@@ -194,7 +194,7 @@ FROM (
       is_json, has_nan, site_id, equipment_id, sensor, event_time_text, unit, value_text,
       TRY_CAST(value_text AS DOUBLE) AS `value`,
       {_equipment_type_sql(equipment, "equipment_id")} AS equipment_type
-    FROM {source}
+    FROM {PARSED_VIEW}
   )
 )"""
 
@@ -204,15 +204,15 @@ def shared_columns_sql() -> str:
     return f"SELECT {', '.join(f'`{c}`' for c in SHARED_COLUMNS)} FROM {CLASSIFIED_VIEW}"
 
 
-def valid_readings_view_sql(source: str = CLASSIFIED_VIEW) -> str:
-    """The valid readings, in the source shape the compiled feature SQL expects."""
+def valid_readings_view_sql() -> str:
+    """The valid readings (of ``SHARED_VIEW``), in the source shape the compiled feature SQL expects."""
     return f"""CREATE TEMPORARY VIEW {VALID_VIEW} AS
 SELECT site_id, equipment_id, sensor, event_time, `value`, equipment_type
-FROM {source} WHERE reason IS NULL"""
+FROM {SHARED_VIEW} WHERE reason IS NULL"""
 
 
-def partition_batches_sql(flush_ms: int, source: str = CLASSIFIED_VIEW) -> str:
-    """Per Kafka partition and processing-time slice, every record as one newline-delimited JSON text.
+def partition_batches_sql(flush_ms: int) -> str:
+    """Per Kafka partition and processing-time slice, every record (of ``SHARED_VIEW``) as one newline-delimited JSON text.
 
     Rows of a partition keep their offset order from the source through this window, so batch
     k of a partition holds offsets above those of batch k-1: the writers' idempotence relies on it.
@@ -227,5 +227,5 @@ def partition_batches_sql(flush_ms: int, source: str = CLASSIFIED_VIEW) -> str:
     return f"""SELECT kafka_topic, kafka_partition, MAX(kafka_offset) AS max_offset, COUNT(*) AS n,
   CAST(MAX(produced_at) AS STRING) AS last_produced_at,
   LISTAGG({row_json}, '\n') AS rows_json
-FROM TABLE(TUMBLE(TABLE {source}, DESCRIPTOR(proc_time), {interval_ms(flush_ms)}))
+FROM TABLE(TUMBLE(TABLE {SHARED_VIEW}, DESCRIPTOR(proc_time), {interval_ms(flush_ms)}))
 GROUP BY kafka_topic, kafka_partition, window_start, window_end"""
