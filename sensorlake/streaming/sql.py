@@ -216,6 +216,9 @@ def partition_batches_sql(flush_ms: int) -> str:
 
     Rows of a partition keep their offset order from the source through this window, so batch
     k of a partition holds offsets above those of batch k-1: the writers' idempotence relies on it.
+    The rows are joined once the batch is complete (``ARRAY_JOIN(ARRAY_AGG(...))``): Flink's
+    ``LISTAGG`` concatenates each row onto the text so far, copying the whole batch per row, and
+    that quadratic cost capped the job near 4,000 readings/s.
     """
     row_json = ("JSON_OBJECT(KEY 'o' VALUE kafka_offset, KEY 'r' VALUE reason, KEY 'site_id' VALUE site_id, "
                 "KEY 'equipment_id' VALUE equipment_id, KEY 'sensor' VALUE sensor, "
@@ -226,6 +229,6 @@ def partition_batches_sql(flush_ms: int) -> str:
                 "KEY 'p' VALUE CASE WHEN reason IS NOT NULL THEN payload END)")
     return f"""SELECT kafka_topic, kafka_partition, MAX(kafka_offset) AS max_offset, COUNT(*) AS n,
   CAST(MAX(produced_at) AS STRING) AS last_produced_at,
-  LISTAGG({row_json}, '\n') AS rows_json
+  ARRAY_JOIN(ARRAY_AGG({row_json}), '\n') AS rows_json
 FROM TABLE(TUMBLE(TABLE {SHARED_VIEW}, DESCRIPTOR(proc_time), {interval_ms(flush_ms)}))
 GROUP BY kafka_topic, kafka_partition, window_start, window_end"""
