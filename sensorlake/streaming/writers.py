@@ -132,15 +132,16 @@ class RawBatchWriter(MapFunction):
         # Valid rows carry the time Flink parsed, formatted by sql.partition_batches_sql: the ISO-8601 cast cannot fail.
         event_times = pc.cast(pc.if_else(pc.is_null(rows.column("r")), rows.column("t"), pa.scalar(None, pa.string())),
                               pa.timestamp("ms", tz="UTC"))
+        event_ms = pc.cast(event_times, pa.int64()).to_pylist()
+        cols = rows.select(["o", "r", "site_id", "equipment_id", "sensor", "value"]).to_pydict()
+        reasons, sites, equipment, sensors, values = (cols[c] for c in ("r", "site_id", "equipment_id", "sensor", "value"))
         valid, rejected = [], []
-        cols = rows.to_pydict()
         for i, offset in enumerate(cols["o"]):
-            reason = cols["r"][i]
+            reason = reasons[i]
             if reason is None:
-                event_ms = event_times[i].cast(pa.int64()).as_py()
-                key = (cols["site_id"][i], cols["equipment_id"][i], cols["sensor"][i], event_ms)
+                key = (sites[i], equipment[i], sensors[i], event_ms[i])
                 # classified even when already written (a replay), so the keys it remembers are complete
-                repeat = recent.classify(key, cols["value"][i], event_ms)
+                repeat = recent.classify(key, values[i], event_ms[i])
                 if repeat == "duplicate":
                     continue
                 if repeat is None:
@@ -152,30 +153,33 @@ class RawBatchWriter(MapFunction):
                 rejected.append((i, reason))
         recent.forget_older()
         self.recent.update(recent)
-        return self._bronze_table(cols, event_times, valid, topic, partition, now), \
-            self._quarantine_table(cols, rejected, topic, partition, now)
+        return self._bronze_table(rows, event_times, valid, topic, partition, now), \
+            self._quarantine_table(rows, rejected, topic, partition, now)
 
-    def _bronze_table(self, cols, event_times, valid, topic, partition, now) -> pa.Table:
-        times = pc.take(event_times, pa.array(valid, pa.int64())).cast(pa.timestamp("us", tz="UTC"))
-        take = lambda name: [cols[name][i] for i in valid]  # noqa: E731
+    def _bronze_table(self, rows: pa.Table, event_times, valid: list[int], topic, partition, now) -> pa.Table:
+        index = pa.array(valid, pa.int64())
+        picked = rows.take(index)
+        times = pc.take(event_times, index).cast(pa.timestamp("us", tz="UTC"))
+        n = len(valid)
         data = {
-            "site_id": take("site_id"), "equipment_id": take("equipment_id"), "sensor": take("sensor"),
-            "event_time": times, "value": take("value"), "unit": take("unit"),
-            "event_date": pc.cast(times, pa.date32()) if len(valid) else pa.array([], pa.date32()),
-            "ingest_id": [f"{topic}/{partition}/{cols['o'][i]}" for i in valid],
-            "source": [f"kafka:{topic}"] * len(valid),
-            "job_name": [JOB_NAME] * len(valid), "run_id": [self.run_id] * len(valid), "ingest_time": [now] * len(valid),
+            "site_id": picked["site_id"], "equipment_id": picked["equipment_id"], "sensor": picked["sensor"],
+            "event_time": times, "value": picked["value"], "unit": picked["unit"],
+            "event_date": pc.cast(times, pa.date32()),
+            "ingest_id": pc.binary_join_element_wise(f"{topic}/{partition}/", pc.cast(picked["o"], pa.string()), ""),
+            "source": [f"kafka:{topic}"] * n,
+            "job_name": [JOB_NAME] * n, "run_id": [self.run_id] * n, "ingest_time": [now] * n,
         }
         return pa.table(data, schema=READINGS.arrow_schema())
 
-    def _quarantine_table(self, cols, rejected, topic, partition, now) -> pa.Table:
-        payload = [cols["p"][i] if cols["p"][i] is not None else _reading_json(cols, i) for i, _ in rejected]
+    def _quarantine_table(self, rows: pa.Table, rejected: list[tuple[int, str]], topic, partition, now) -> pa.Table:
+        cols = rows.take(pa.array([i for i, _ in rejected], pa.int64())).to_pydict()
         n = len(rejected)
+        payload = [cols["p"][j] if cols["p"][j] is not None else _reading_json(cols, j) for j in range(n)]
         data = {
-            "ingest_id": [f"{topic}/{partition}/{cols['o'][i]}" for i, _ in rejected],
+            "ingest_id": [f"{topic}/{partition}/{offset}" for offset in cols["o"]],
             "raw_payload": payload, "reason": [r for _, r in rejected], "stage": ["stream"] * n,
             "source": [f"kafka:{topic}"] * n, "kafka_topic": [topic] * n, "kafka_partition": [partition] * n,
-            "kafka_offset": [cols["o"][i] for i, _ in rejected], "rejected_at": [now] * n,
+            "kafka_offset": cols["o"], "rejected_at": [now] * n,
             "rejected_date": [now.date()] * n, "job_name": [JOB_NAME] * n, "run_id": [self.run_id] * n,
             "ingest_time": [now] * n,
         }
