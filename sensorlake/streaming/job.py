@@ -73,12 +73,7 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
     run_id = run_id or f"stream-{uuid.uuid4().hex[:12]}"
     lateness_ms = max([v.allowed_lateness_ms for v in views] or [int(float(cfg.get("streaming.allowed_lateness_s", 10)) * 1000)])
     flush_ms = int(float(cfg.get("streaming.flush_interval_s", 2)) * 1000)
-    t_env.execute_sql(sql.kafka_source_ddl(cfg, lateness_ms, group_id=cfg.get("streaming.group_id")))
-    materialize(t_env, sql.parsed_fields_sql(), sql.PARSED_VIEW)
-    t_env.execute_sql(sql.classified_view_sql(equipment_registry(cfg), load_equipment_types(cfg.equipment_types_file), lateness_ms,
-                                              sql.future_tolerance_ms(cfg)))
-    materialize(t_env, sql.shared_columns_sql(), sql.SHARED_VIEW)
-    t_env.execute_sql(sql.valid_readings_view_sql())
+    register_classified(t_env, cfg, lateness_ms, group_id=cfg.get("streaming.group_id"))
 
     batches = t_env.to_data_stream(t_env.sql_query(sql.partition_batches_sql(flush_ms)))
     stats_type = Types.TUPLE([Types.STRING(), Types.INT(), Types.LONG(), Types.INT(), Types.INT(), Types.STRING(), Types.DOUBLE()])
@@ -98,6 +93,26 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
         if scoring and scoring[0] == view.name:
             add_scoring(features, cfg, scoring[1], view, names, run_id, flush_ms)
     return run_id
+
+
+def register_source(t_env, cfg: Config, lateness_ms: int, group_id: str, bounded: bool = False) -> None:
+    """Register the Kafka readings table (``sql.SOURCE_TABLE``); ``bounded`` ends the scan at the topic's current end."""
+    t_env.execute_sql(sql.kafka_source_ddl(cfg, lateness_ms, group_id=group_id, bounded=bounded))
+
+
+def register_parsed(t_env, cfg: Config, lateness_ms: int, group_id: str, bounded: bool = False) -> None:
+    """The source, and its records with their JSON fields extracted once (``sql.PARSED_VIEW``)."""
+    register_source(t_env, cfg, lateness_ms, group_id, bounded)
+    materialize(t_env, sql.parsed_fields_sql(), sql.PARSED_VIEW)
+
+
+def register_classified(t_env, cfg: Config, lateness_ms: int, group_id: str, bounded: bool = False) -> None:
+    """The parsed records with their verdicts, computed once (``sql.SHARED_VIEW``), and the valid ones (``sql.VALID_VIEW``)."""
+    register_parsed(t_env, cfg, lateness_ms, group_id, bounded)
+    t_env.execute_sql(sql.classified_view_sql(equipment_registry(cfg), load_equipment_types(cfg.equipment_types_file), lateness_ms,
+                                              sql.future_tolerance_ms(cfg)))
+    materialize(t_env, sql.shared_columns_sql(), sql.SHARED_VIEW)
+    t_env.execute_sql(sql.valid_readings_view_sql())
 
 
 def materialize(t_env, query: str, view: str) -> None:

@@ -72,13 +72,14 @@ def _is_future(time_sql: str, future_ms: int) -> str:
 
 
 def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, group_id: str = "sensorlake-stream",
-                     startup_mode: str = "group-offsets") -> str:
+                     startup_mode: str = "group-offsets", bounded: bool = False) -> str:
     """CREATE TABLE for the readings topic: raw payload, Kafka coordinates, event time and watermark.
 
     Rows whose event time cannot be parsed, or lies in the future of their Kafka timestamp, get
     the epoch as event time, so they never move the watermark; they are quarantined by the checks. ``startup_mode`` group-offsets falls back to
-    the earliest offset for a new consumer group. The source is unbounded on purpose: the
+    the earliest offset for a new consumer group. The job's source is unbounded on purpose: the
     per-partition batches close on processing time, which a bounded source's end would cut short.
+    ``bounded`` ends the scan at the offsets the topic has when the job starts (bench.stream_stages).
     """
     topic = topic or cfg.get("kafka.topic")
     options = {
@@ -91,6 +92,8 @@ def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, gr
         "format": "raw",
         "raw.charset": "UTF-8",
     }
+    if bounded:
+        options["scan.bounded.mode"] = "latest-offset"
     with_clause = ",\n  ".join(f"{_s(k)} = {_s(v)}" for k, v in options.items())
     parsed = f"TO_TIMESTAMP_LTZ(JSON_VALUE(payload, '$.event_time'), '{EVENT_TIME_FORMAT}')"
     return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
