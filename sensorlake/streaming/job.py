@@ -71,8 +71,7 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
     from sensorlake.streaming.writers import FeatureRowsWriter, RawBatchWriter
 
     run_id = run_id or f"stream-{uuid.uuid4().hex[:12]}"
-    lateness_ms = max([v.allowed_lateness_ms for v in views] or [int(float(cfg.get("streaming.allowed_lateness_s", 10)) * 1000)])
-    flush_ms = int(float(cfg.get("streaming.flush_interval_s", 2)) * 1000)
+    lateness_ms, flush_ms = allowed_lateness_ms(cfg, views), flush_interval_ms(cfg)
     register_classified(t_env, cfg, lateness_ms, group_id=cfg.get("streaming.group_id"))
 
     batches = t_env.to_data_stream(t_env.sql_query(sql.partition_batches_sql(flush_ms)))
@@ -93,6 +92,16 @@ def build_streaming_job(env, t_env, cfg: Config, views, run_id: str | None = Non
         if scoring and scoring[0] == view.name:
             add_scoring(features, cfg, scoring[1], view, names, run_id, flush_ms)
     return run_id
+
+
+def allowed_lateness_ms(cfg: Config, views) -> int:
+    """The job's lateness bound: the largest of its views' (``streaming.allowed_lateness_s`` with none)."""
+    return max([v.allowed_lateness_ms for v in views] or [int(float(cfg.get("streaming.allowed_lateness_s", 10)) * 1000)])
+
+
+def flush_interval_ms(cfg: Config) -> int:
+    """How often the writers flush, and the length of the raw path's processing-time batches."""
+    return int(float(cfg.get("streaming.flush_interval_s", 2)) * 1000)
 
 
 def register_source(t_env, cfg: Config, lateness_ms: int, group_id: str, bounded: bool = False) -> None:

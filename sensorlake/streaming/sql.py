@@ -17,7 +17,7 @@ Two stages are materialized once by the job (``job.materialize``), as the planne
 otherwise repeat them wherever they are read: the parsed fields, and the classified records
 that both the raw and the feature path read.
 
-Example (what sensorlake.streaming.job does)::
+Example (what ``sensorlake.streaming.job.register_classified`` does, then the raw path)::
 
     t_env.execute_sql(kafka_source_ddl(cfg, lateness_ms=10_000))
     materialize(t_env, parsed_fields_sql(), PARSED_VIEW)
