@@ -98,7 +98,7 @@ def run(cfg: Config, rows: int | None = None, repeats: int = REPEATS, keep: bool
         stream.produce(stream.take(rows))
         stages = {
             "source": (job.register_source, f"SELECT payload, kafka_partition, event_time FROM {sql.SOURCE_TABLE}"),
-            "parsed": (job.register_parsed, f"SELECT payload, equipment_id, value_text, event_time FROM {sql.PARSED_VIEW}"),
+            "parsed": (job.register_parsed, f"SELECT payload, j_equipment_id, j_value_text, event_time FROM {sql.PARSED_VIEW}"),
             "classified": (job.register_classified, f"SELECT payload, reason, event_time FROM {sql.SHARED_VIEW}"),
             "raw_batches": (job.register_classified, sql.partition_batches_sql(job.flush_interval_ms(pcfg))),
             "features": (job.register_classified, compile_view(view, source=sql.VALID_VIEW)),

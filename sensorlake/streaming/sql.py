@@ -7,7 +7,8 @@ into newline-delimited JSON, so Python sees a few batches a second instead of ev
 Reasons (first match wins) are those of batch ingest (sensorlake.ingest.readings), with
 ``future_timestamp`` judged against the record's Kafka timestamp (the producer's clock) instead of
 the ingest clock, plus ``late``: a reading whose event time is at or behind the latest event time
-of its Kafka partition minus the allowed lateness. A future reading moves neither that latest time
+of its Kafka partition minus the allowed lateness (the source's event time: none for a record that
+is not JSON, such as one with a NaN literal). A future reading moves neither that latest time
 nor the watermark, so a device whose clock runs ahead cannot make its neighbours late. The windows' watermark (the minimum over partitions of the same
 bound) is never ahead of that, so every reading the windows would drop is quarantined as late
 instead, never silently; and the verdict depends only on the partition's order, so a replay
@@ -137,27 +138,41 @@ def _range_sql(types: Mapping[str, EquipmentType], bound: str) -> str:
     return f"MAP['', CAST(NULL AS DOUBLE), {pairs}][CONCAT(equipment_type, '/', sensor)]"
 
 
+# (JSON key, column name) of the fields every record is read for.
+JSON_FIELDS = (("site_id", "site_id"), ("equipment_id", "equipment_id"), ("sensor", "sensor"),
+               ("event_time", "event_time_text"), ("unit", "unit"), ("value", "value_text"))
+_NAN_FREE = "REGEXP_REPLACE(payload, '\"value\"\\s*:\\s*-?NaN', '\"value\": null')"
+
+
 def parsed_fields_sql() -> str:
-    """Every record's JSON fields as text, beside its payload and Kafka coordinates.
+    """Every record's JSON fields as text (``j_<column>``, NULL when the payload is not JSON), beside its payload and Kafka coordinates.
 
     Flink inlines a derived column into every expression that reads it, and each ``JSON_VALUE``
     or ``IS JSON`` parses the whole payload again: the checks read these fields ~20 times per
-    record. The job materializes this query once (``job.materialize``) so the payload is parsed
-    for these columns only.
+    record. The job materializes this query once (``job.materialize``), so a record's payload is
+    parsed once per field here; :func:`json_fields_sql` parses it again only for a record these
+    found no field in.
     """
-    fields = ",\n  ".join(f"JSON_VALUE(doc, '$.{key}') AS {name}" for key, name in (
-        ("site_id", "site_id"), ("equipment_id", "equipment_id"), ("sensor", "sensor"),
-        ("event_time", "event_time_text"), ("unit", "unit"), ("value", "value_text")))
-    return f"""SELECT payload, kafka_topic, kafka_partition, kafka_offset, produced_at, event_time, is_json, has_nan,
+    fields = ",\n  ".join(f"JSON_VALUE(payload, '$.{key}') AS j_{name}" for key, name in JSON_FIELDS)
+    return f"""SELECT payload, kafka_topic, kafka_partition, kafka_offset, produced_at, event_time,
   {fields}
-FROM (
-  SELECT *,
-    -- a NaN literal is not JSON: read the record with it as null, and remember it was NaN
-    payload IS JSON OBJECT OR nan_free IS JSON OBJECT AS is_json,
-    NOT (payload IS JSON OBJECT) AND nan_free IS JSON OBJECT AS has_nan,
-    CASE WHEN payload IS JSON OBJECT THEN payload ELSE nan_free END AS doc
-  FROM (SELECT *, REGEXP_REPLACE(payload, '"value"\\s*:\\s*-?NaN', '"value": null') AS nan_free FROM {SOURCE_TABLE})
-)"""
+FROM {SOURCE_TABLE}"""
+
+
+def json_fields_sql() -> str:
+    """The select list reading a ``PARSED_VIEW`` row: ``is_json``, ``has_nan`` and the fields of :data:`JSON_FIELDS`.
+
+    A payload that is not JSON only because of a NaN literal is read with it as null, and
+    ``has_nan`` remembers it. The payload is parsed again (``IS JSON``, the NaN rewrite) only
+    when no field was found in it: a field found means it is a JSON object.
+    """
+    found = " OR ".join(f"j_{name} IS NOT NULL" for _, name in JSON_FIELDS)
+    json_object = f"(CASE WHEN {found} THEN TRUE ELSE payload IS JSON OBJECT END)"
+    fields = ",\n  ".join(f"CASE WHEN {json_object} THEN j_{name} ELSE JSON_VALUE({_NAN_FREE}, '$.{key}') END AS {name}"
+                          for key, name in JSON_FIELDS)
+    return f"""CASE WHEN {json_object} THEN TRUE ELSE {_NAN_FREE} IS JSON OBJECT END AS is_json,
+  CASE WHEN {json_object} THEN FALSE ELSE {_NAN_FREE} IS JSON OBJECT END AS has_nan,
+  {fields}"""
 
 
 def classified_view_sql(equipment: Mapping[str, str], types: Mapping[str, EquipmentType], lateness_ms: int,
@@ -170,6 +185,7 @@ def classified_view_sql(equipment: Mapping[str, str], types: Mapping[str, Equipm
     the rows of :func:`parsed_fields_sql` with a processing-time column ``proc_time``.
     """
     missing = " OR ".join(f"COALESCE(TRIM({k}), '') = ''" for k in ("site_id", "equipment_id", "sensor", "event_time_text", "unit"))
+    range_min = _range_sql(types, "min")
     return f"""CREATE TEMPORARY VIEW {CLASSIFIED_VIEW} AS
 SELECT *,
   CASE
@@ -181,23 +197,29 @@ SELECT *,
     WHEN has_nan THEN 'nan_value'
     WHEN `value` IS NULL THEN 'bad_value'
     WHEN equipment_type IS NULL THEN 'unknown_equipment'
-    WHEN range_min IS NULL THEN 'unknown_sensor'
-    WHEN `value` < range_min OR `value` > range_max THEN 'out_of_range'
+    WHEN {range_min} IS NULL THEN 'unknown_sensor'
+    WHEN `value` < {range_min} OR `value` > {_range_sql(types, 'max')} THEN 'out_of_range'
     WHEN event_time <= partition_max_time - {interval_ms(lateness_ms)} THEN 'late'
   END AS reason
 FROM (
-  SELECT *, {_range_sql(types, 'min')} AS range_min, {_range_sql(types, 'max')} AS range_max,
+  SELECT *,
     -- lateness is judged per Kafka partition, in offset order: deterministic on replay, and never
-    -- looser than the watermark the windows use (the minimum over partitions)
-    MAX(CASE WHEN NOT ({_is_future('parsed_time', future_ms)}) THEN parsed_time END) OVER (PARTITION BY kafka_partition ORDER BY proc_time
+    -- looser than the watermark the windows use (the minimum over partitions of the same maximum
+    -- of the source's event_time, the epoch for a record with no parseable or a future time)
+    MAX(CAST(event_time AS TIMESTAMP_LTZ(3))) OVER (PARTITION BY kafka_partition ORDER BY proc_time
                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS partition_max_time
   FROM (
-    SELECT payload, kafka_topic, kafka_partition, kafka_offset, produced_at, event_time, proc_time,
-      TO_TIMESTAMP_LTZ(event_time_text, '{EVENT_TIME_FORMAT}') AS parsed_time,
-      is_json, has_nan, site_id, equipment_id, sensor, event_time_text, unit, value_text,
+    SELECT *,
+      -- the source parsed the same text into event_time, unless it was not JSON, unparseable or in the future
+      CASE WHEN event_time > TO_TIMESTAMP_LTZ(0, 3) THEN CAST(event_time AS TIMESTAMP_LTZ(3))
+        ELSE TO_TIMESTAMP_LTZ(event_time_text, '{EVENT_TIME_FORMAT}') END AS parsed_time,
       TRY_CAST(value_text AS DOUBLE) AS `value`,
       {_equipment_type_sql(equipment, "equipment_id")} AS equipment_type
-    FROM {PARSED_VIEW}
+    FROM (
+      SELECT payload, kafka_topic, kafka_partition, kafka_offset, produced_at, event_time, proc_time,
+        {json_fields_sql()}
+      FROM {PARSED_VIEW}
+    )
   )
 )"""
 
