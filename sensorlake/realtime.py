@@ -109,7 +109,9 @@ class WindowScorer:
     def score(self, equipment_id: str, window_end: datetime, inputs: dict, book: AlertBook,
               criticality: str | None) -> tuple[list[dict], list[dict]]:
         """gold.predictions rows of this window (one per task with a champion) and the gold.alerts rows it changed."""
-        frame = pd.DataFrame([inputs | {"equipment_id": equipment_id}])
+        # one float block (a frame from a list of dicts converts column by column: ~10x slower)
+        frame = pd.DataFrame(np.array([list(inputs.values())], dtype="float64"), columns=list(inputs))
+        frame["equipment_id"] = equipment_id
         predictions, failure = [], None
         for name in self.scored_tasks:
             champion = self.watchers[name].current()

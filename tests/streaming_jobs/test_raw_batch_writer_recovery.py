@@ -115,3 +115,22 @@ def test_a_replay_of_written_offsets_adds_nothing_to_either_table(cfg):
     writer.map(batch(*rows))
     assert len(table_rows(cfg, "bronze.readings")) == 2
     assert len(table_rows(cfg, "quarantine.readings")) == 1
+
+
+def test_recent_keys_survive_pickling_in_columns_and_from_the_older_dict_state():
+    from collections import OrderedDict
+
+    from sensorlake.streaming.writers import RecentKeys
+
+    keys = RecentKeys(LATENESS_MS)
+    for i, equipment in enumerate(["pump-001", "pump-002", "pump-001"]):
+        assert keys.classify(("plant-a", equipment, "temperature", 1_000 * i), float(i), 1_000 * i) is None
+    restored = pickle.loads(pickle.dumps(keys))
+    assert list(restored.values.items()) == list(keys.values.items())
+    assert (restored.horizon_ms, restored.max_event_ms) == (LATENESS_MS, 2_000)
+    assert restored.classify(("plant-a", "pump-002", "temperature", 1_000), 1.0, 1_000) == "duplicate"
+    assert restored.classify(("plant-a", "pump-002", "temperature", 1_000), 9.0, 1_000) == "conflicting_duplicate"
+
+    older = RecentKeys.__new__(RecentKeys)   # what unpickling a checkpoint taken before the columns does
+    older.__setstate__({"horizon_ms": LATENESS_MS, "values": OrderedDict(keys.values), "max_event_ms": 2_000})
+    assert older.values == keys.values and older.max_event_ms == 2_000
