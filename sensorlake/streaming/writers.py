@@ -79,8 +79,8 @@ class RecentKeys:
         return None
 
     def __getstate__(self):
-        """Columns of plain lists, each distinct text once: Flink pickles this state every bundle, and a
-        dict of tuples took ~10x longer (~40 ms for 20,000 keys)."""
+        """Columns of plain lists, each distinct text once: Flink pickles this state every bundle, and
+        the dict of tuples took ~3x longer (~20 ms against ~7 ms for 20,000 keys)."""
         texts: dict[str, str] = {}
         keys = list(self.values)
         columns = tuple([texts.setdefault(k[i], k[i]) for k in keys] for i in range(3))
