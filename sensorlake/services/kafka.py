@@ -125,11 +125,19 @@ def _java(cfg, main: str, *args: str) -> list[str]:
             "-cp", classpath(cfg), main, *args]
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id as Kafka's ``Uuid.randomUuid`` makes them: 22 URL-safe base64
+    characters, never starting with ``-`` (the storage tool would read it as an option)."""
+    while (cluster_id := base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()).startswith("-"):
+        pass
+    return cluster_id
+
+
 def format_storage(cfg, props: Path) -> None:
     """Format the KRaft storage once (a no-op if ``data/meta.properties`` exists)."""
     if (home(cfg) / "data" / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    cluster_id = new_cluster_id()
     cmd = _java(cfg, "kafka.tools.StorageTool", "format", "--config", str(props),
                 "--cluster-id", cluster_id, "--ignore-formatted")
     result = subprocess.run(cmd, capture_output=True, text=True)

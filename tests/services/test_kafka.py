@@ -49,3 +49,9 @@ def test_broker_logs_go_to_the_log_folder(kafka):
 
     text = process.log_file(kafka, "kafka").read_text()
     assert "Kafka Server started" in text or "started (kafka.server" in text
+
+
+def test_cluster_ids_never_start_with_a_dash_the_storage_tool_would_read_as_an_option(monkeypatch):
+    ids = iter([uuid.UUID(bytes=b"\xfb" + bytes(15)), uuid.UUID(bytes=bytes(16))])   # "-wAA..." then "AAAA..."
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(ids))
+    assert broker.new_cluster_id() == "A" * 22
