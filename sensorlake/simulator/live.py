@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def produce_live(cfg, fleet: Fleet, injection: InjectionSettings, topic: str | N
                  rate: float | None = None, duration_s: float | None = None, count: int | None = None,
                  manifest_path: Path | None = None, history_out: Path | None = None,
                  progress: Progress | None = None, bootstrap: str | None = None, connect_timeout_s: float = 10.0,
-                 **producer_overrides) -> dict:
+                 unpaced: threading.Event | None = None, **producer_overrides) -> dict:
     """Produce the fleet's readings (with bad records) to Kafka and return the manifest.
 
     Parameters:
@@ -96,6 +97,8 @@ def produce_live(cfg, fleet: Fleet, injection: InjectionSettings, topic: str | N
         manifest_path: where to write the manifest JSON.
         history_out: a folder for events.parquet and equipment.parquet of the simulated span.
         connect_timeout_s: how long to wait for the broker before raising ServiceError.
+        unpaced: once this event is set, the rest is produced as fast as possible (a paced phase
+            that another thread ends, e.g. when a test has injected its faults).
 
     Example::
 
@@ -164,7 +167,7 @@ def produce_live(cfg, fleet: Fleet, injection: InjectionSettings, topic: str | N
                     progress.advance(hi - lo)
                     lo = hi
                     elapsed = time.monotonic() - started
-                    if rate:
+                    if rate and not (unpaced is not None and unpaced.is_set()):
                         ahead = sent / rate - elapsed
                         if ahead > 0:
                             time.sleep(ahead)

@@ -84,3 +84,18 @@ def test_a_backdated_start_ends_the_run_about_now():
     assert backdated_start(20.0, rate=2000, duration_s=15, count=None, now=now) == now - dt.timedelta(seconds=1500)
     assert backdated_start(20.0, rate=None, duration_s=None, count=600, now=now) == now - dt.timedelta(seconds=30)
     assert backdated_start(20.0, rate=None, duration_s=None, count=None, now=now) == now
+
+
+def test_a_paced_run_goes_on_as_fast_as_possible_once_unpaced_is_set(kafka, types):
+    import threading
+
+    cfg = kafka
+    topic = f"sim-unpaced-{time.time_ns()}"
+    fleet = Fleet(types, FleetSettings(seed=33, equipment_per_type=1, start=dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc)))
+    released = threading.Event()
+    threading.Timer(1.0, released.set).start()          # paced for ~1 s (~10 records), then the rest at once
+    manifest = produce_live(cfg, fleet, InjectionSettings(), topic=topic, rate=10, count=2_000, unpaced=released)
+    # paced throughout, 2,000 records at 10/s would take 200 s
+    assert manifest["counts"]["delivered"] == 2_000
+    assert manifest["parameters"]["wall_seconds"] < 100
+    assert len(consume_all(cfg, topic, 2_000)) == 2_000

@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,13 +84,15 @@ def register_fleet(stream: KnownStream) -> None:
     delta_rs.merge_on_key(delta_rs.ensure_table(stream.cfg, EQUIPMENT), rows, EQUIPMENT.key)
 
 
-def produce(stream: KnownStream, work: Path, count: int, rate: float | None = None) -> dict:
+def produce(stream: KnownStream, work: Path, count: int, rate: float | None = None,
+            unpaced: threading.Event | None = None) -> dict:
     """Produce ``count`` records (1 % bad, of every kind) to the stream's topic; return the manifest.
 
-    ``rate``: records per second (None: as fast as possible).
+    ``rate``: records per second (None: as fast as possible) until ``unpaced`` is set, then as
+    fast as possible: a test paces the stream while it injects its faults, not after.
     """
     return produce_live(stream.cfg, stream.fleet(), InjectionSettings(bad_rate=0.01, seed=5, allowed_lateness_s=60),
-                        count=count, rate=rate, manifest_path=work / "manifest.json")
+                        count=count, rate=rate, manifest_path=work / "manifest.json", unpaced=unpaced)
 
 
 def run_rows(spark, stream: KnownStream, table: str):

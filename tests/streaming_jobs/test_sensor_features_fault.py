@@ -5,12 +5,14 @@ simulator produces a known stream (with every kind of bad record) at a steady ra
 job has written some rows and completed a checkpoint since it (re)started, the TaskManager's
 whole process group (its JVM and the Python workers) is killed and a new TaskManager started; the
 job restarts from its latest checkpoint (restart strategy of sensorlake.streaming.job) and
-replays the Kafka offsets after it. At the end every record is accounted for exactly once:
+replays the Kafka offsets after it. After the last kill the rest of the stream arrives at once,
+while the job recovers. At the end every record is accounted for exactly once:
 bronze holds exactly the valid readings, quarantine exactly the bad records by kind, and the
 features equal Spark's computation over bronze.
 """
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from tests.streaming_jobs import known_stream as known
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 
-RECORDS, RATE = 20_000, 150        # ~130 s of production, from the job's start: two crashes and recoveries fit in
+RECORDS, RATE = 30_000, 150        # paced for up to 200 s while the two crashes strike, then the rest at once
 KILLS = 2
 PROGRESS_TIMEOUT_S = 300
 
@@ -66,18 +68,21 @@ def crashed(kafka, flink_cluster, spark, tmp_path_factory):
     broker.ensure_topic(stream.cfg, stream.topic)
     rows_at_kills = []
     job = submit_stream_job(stream.cfg, stream.run_id, work / "job.log")
+    crashes_done = threading.Event()
     with ThreadPoolExecutor(1) as pool:
-        producing = pool.submit(known.produce, stream, work, RECORDS, RATE)
+        producing = pool.submit(known.produce, stream, work, RECORDS, RATE, crashes_done)
         try:
             rows, checkpoints = 0, 0
             for _ in range(KILLS):
                 rows, checkpoints = crash_taskmanager_mid_stream(stream, job, rows, checkpoints)
                 rows_at_kills.append(rows)
+            crashes_done.set()     # the rest of the stream arrives while the job recovers from the last crash
             stream.manifest = producing.result()
             wait_until_written(stream.cfg, topic_end_offsets(stream.cfg), job, timeout_s=420)
             time.sleep(5)  # let the silver writer flush the windows the watermark closed
             restores = flink.checkpoint_counts(stream.cfg, job.job_id)["restored"]
         finally:
+            crashes_done.set()
             if not process.is_running(stream.cfg, flink.TASKMANAGER):
                 flink.restart_taskmanager(stream.cfg)  # leave the session's cluster as it was
             job.cancel()

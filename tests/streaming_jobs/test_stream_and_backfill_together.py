@@ -10,6 +10,7 @@ equal Spark's computation over what the stream wrote to bronze, each exactly onc
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from tests.streaming_jobs import known_stream as known
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 
-RECORDS, RATE = 15_000, 150                     # ~100 s of production: the backfill runs inside it
+RECORDS, RATE = 24_000, 150                     # paced for up to 160 s while the backfill runs, then the rest at once
 HISTORY_START = dt.datetime(2025, 5, 1, tzinfo=dt.timezone.utc)   # spans no other test uses
 STREAM_START = "2025-08-01T00:00:00Z"
 HOURS = 4
@@ -49,17 +50,21 @@ def two_writers(kafka, spark, cfg, tmp_path_factory):
                                start=STREAM_START)
     known.register_fleet(stream)
     job = start_stream_job(stream.cfg, stream.run_id, work / "job.log")
+    backfilled = threading.Event()
     try:
         with ThreadPoolExecutor(1) as pool:
-            producing = pool.submit(known.produce, stream, work, RECORDS, RATE)
-            deadline = time.monotonic() + 300
-            while (before := rows_of_run(stream.cfg, silver, stream.run_id)) == 0:   # the stream writes silver
-                assert job.poll() is None and not producing.done(), "the stream wrote no window while producing"
-                assert time.monotonic() < deadline, "the stream wrote no window in 300 s"
-                time.sleep(1)
-            reports = [backfill_features(spark, cfg, view, start=HISTORY_START + dt.timedelta(hours=h),
-                                         end=HISTORY_START + dt.timedelta(hours=h + 1)) for h in range(HOURS)]
-            after = rows_of_run(stream.cfg, silver, stream.run_id)
+            producing = pool.submit(known.produce, stream, work, RECORDS, RATE, backfilled)
+            try:
+                deadline = time.monotonic() + 300
+                while (before := rows_of_run(stream.cfg, silver, stream.run_id)) == 0:   # the stream writes silver
+                    assert job.poll() is None and not producing.done(), "the stream wrote no window while producing"
+                    assert time.monotonic() < deadline, "the stream wrote no window in 300 s"
+                    time.sleep(1)
+                reports = [backfill_features(spark, cfg, view, start=HISTORY_START + dt.timedelta(hours=h),
+                                             end=HISTORY_START + dt.timedelta(hours=h + 1)) for h in range(HOURS)]
+                after = rows_of_run(stream.cfg, silver, stream.run_id)
+            finally:
+                backfilled.set()       # the rest of the stream at once: the backfill is done (or failed)
             stream.manifest = producing.result()
         wait_until_written(stream.cfg, topic_end_offsets(stream.cfg), job, timeout_s=420)
         time.sleep(5)  # let the silver writer flush the windows the watermark closed

@@ -2,8 +2,9 @@
 from its retained checkpoint, and stopped with a savepoint and resumed from it.
 
 The streaming job runs on PyFlink's standalone cluster with a 2 s checkpoint interval while the
-simulator produces a known stream (with every kind of bad record) at a steady rate. Each fault
-strikes once the job has written rows and completed a checkpoint since the last one:
+simulator produces a known stream (with every kind of bad record) at a steady rate; once the
+last fault is over, the rest arrives at once. Each fault strikes once the job has written rows
+and completed a checkpoint since the last one:
 
 1. the Kafka broker is stopped and started again (same port, same log): the job's source
    reconnects, or the job fails over to its latest checkpoint;
@@ -15,6 +16,7 @@ test_sensor_features_fault.py.
 """
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from tests.streaming_jobs import known_stream as known
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault, pytest.mark.slow]
 
-RECORDS, RATE = 24_000, 150        # ~160 s of production: three faults and their recoveries fit in
+RECORDS, RATE = 36_000, 150        # paced for up to 240 s while the three faults strike, then the rest at once
 PROGRESS_TIMEOUT_S = 300
 
 
@@ -80,8 +82,9 @@ def restarted(kafka, flink_cluster, spark, tmp_path_factory):
     run = RestartRun(stream)
     log = work / "job.log"
     job = submit_stream_job(stream.cfg, stream.run_id, log)
+    faults_done = threading.Event()
     with ThreadPoolExecutor(1) as pool:
-        producing = pool.submit(known.produce, stream, work, RECORDS, RATE)
+        producing = pool.submit(known.produce, stream, work, RECORDS, RATE, faults_done)
         try:
             run.bronze_rows_at_faults["broker"] = rows = wait_for_progress(stream, job, 0)
             restart_broker(stream)
@@ -96,11 +99,13 @@ def restarted(kafka, flink_cluster, spark, tmp_path_factory):
             savepoint = flink.stop_with_savepoint(stream.cfg, job.job_id)
             job = submit_stream_job(stream.cfg, stream.run_id, log, restore_from=savepoint)
             run.resumed_from["savepoint"] = (savepoint, restored_path(stream, job))
+            faults_done.set()
 
             stream.manifest = producing.result()
             wait_until_written(stream.cfg, topic_end_offsets(stream.cfg), job, timeout_s=420)
             time.sleep(5)  # let the silver writer flush the windows the watermark closed
         finally:
+            faults_done.set()
             if not broker.healthy(stream.cfg):
                 broker.start(stream.cfg)   # leave the session's broker as it was
             job.cancel()
