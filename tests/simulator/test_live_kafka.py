@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 
 import pytest
@@ -87,8 +88,6 @@ def test_a_backdated_start_ends_the_run_about_now():
 
 
 def test_a_paced_run_goes_on_as_fast_as_possible_once_unpaced_is_set(kafka, types):
-    import threading
-
     cfg = kafka
     topic = f"sim-unpaced-{time.time_ns()}"
     fleet = Fleet(types, FleetSettings(seed=33, equipment_per_type=1, start=dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc)))
