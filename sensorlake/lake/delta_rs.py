@@ -3,11 +3,15 @@
 Tables are created with the same schema, partitioning and protocol as the Spark side
 (sensorlake.lake.tables), so Spark and delta-rs write and read each other's tables.
 
+A writer that commits every few seconds keeps its tables open (:class:`OpenTable`): each commit
+then reads only the log entries written since its last one, not the whole log from its last
+checkpoint.
+
 Example::
 
-    ensure_table(cfg, READINGS)
-    append_once(cfg, READINGS, arrow_rows, app_id="sensorlake-bronze:sensor-readings:3", version=41235)
-    merge_on_key(cfg, "silver.features_machine_1m", rows, key=("equipment_id", "window_start", "window_end"))
+    bronze = OpenTable(ensure_table(cfg, READINGS))
+    append_once(bronze, arrow_rows, app_id="sensorlake-bronze:sensor-readings:3", version=41235)
+    merge_on_key(ensure_table(cfg, silver_spec(view)), rows, key=("equipment_id", "window_start", "window_end"))
 """
 from __future__ import annotations
 
@@ -25,6 +29,33 @@ def ensure_table(cfg: Config, spec: TableSpec, schema: pa.Schema | None = None) 
                            spec.table_properties)
 
 
+class OpenTable:
+    """A Delta table kept open between a writer's commits; :meth:`latest` brings it up to date."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._table = None
+
+    def latest(self):
+        """The table at its newest version, reading only the commits since the last call (``update_incremental``)."""
+        from deltalake import DeltaTable
+
+        if self._table is None:
+            self._table = DeltaTable(self.path)
+        else:
+            self._table.update_incremental()
+        return self._table
+
+    def __str__(self) -> str:
+        return self.path
+
+
+def _latest(table: str | OpenTable):
+    from deltalake import DeltaTable
+
+    return table.latest() if isinstance(table, OpenTable) else DeltaTable(table)
+
+
 def transaction_version(path: str, app_id: str) -> int | None:
     """The version recorded for ``app_id`` by the last idempotent write, or None."""
     from deltalake import DeltaTable
@@ -32,22 +63,25 @@ def transaction_version(path: str, app_id: str) -> int | None:
     return DeltaTable(path).transaction_version(app_id)
 
 
-def append_once(path: str, rows: pa.Table, app_id: str, version: int, partition_by: tuple[str, ...] = ()) -> None:
-    """Append ``rows`` and record (app_id, version) in the same commit (Delta's idempotent-write id)."""
+def append_once(table: str | OpenTable, rows: pa.Table, app_id: str, version: int,
+                partition_by: tuple[str, ...] = ()) -> None:
+    """Append ``rows`` to ``table`` (a path, or an open table) and record (app_id, version) in the
+    same commit (Delta's idempotent-write id)."""
     from deltalake import CommitProperties, Transaction, write_deltalake
 
-    write_deltalake(path, rows, mode="append", partition_by=list(partition_by) or None,
+    write_deltalake(table.latest() if isinstance(table, OpenTable) else table, rows, mode="append", partition_by=list(partition_by) or None,
                     commit_properties=CommitProperties(app_transactions=[Transaction(app_id, version)],
                                                        max_commit_retries=20))
 
 
-def merge_on_key(path: str, rows: pa.Table, key: tuple[str, ...]) -> dict:
-    """Upsert ``rows`` on ``key``: replace the matching rows, insert the others; return delta-rs metrics.
+def merge_on_key(table: str | OpenTable, rows: pa.Table, key: tuple[str, ...]) -> dict:
+    """Upsert ``rows`` into ``table`` (a path, or an open table) on ``key``: replace the matching
+    rows, insert the others; return delta-rs metrics.
 
     A MERGE that loses a commit race to another writer (a Spark backfill rewrote files it read) runs
     again against the new version (sensorlake.lake.conflicts).
     """
-    from deltalake import CommitProperties, DeltaTable
+    from deltalake import CommitProperties
 
     from sensorlake.lake.conflicts import retry_on_conflict
 
@@ -55,7 +89,7 @@ def merge_on_key(path: str, rows: pa.Table, key: tuple[str, ...]) -> dict:
 
     def merge() -> dict:
         return (
-            DeltaTable(path)
+            _latest(table)
             .merge(rows, predicate=predicate, source_alias="s", target_alias="t",
                    commit_properties=CommitProperties(max_commit_retries=20))
             .when_matched_update_all()
@@ -63,7 +97,7 @@ def merge_on_key(path: str, rows: pa.Table, key: tuple[str, ...]) -> dict:
             .execute()
         )
 
-    return retry_on_conflict(merge, what=f"MERGE into {path}")[0]
+    return retry_on_conflict(merge, what=f"MERGE into {table}")[0]
 
 
 def ensure_table_at(path: str, schema: pa.Schema, partition_by: tuple[str, ...] = (),

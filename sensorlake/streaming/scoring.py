@@ -90,7 +90,7 @@ class DeltaRowsWriter(KeyedProcessFunction):
         from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
         cfg = Config(self.cfg_data, base_dir=Path(self.base_dir))
-        self.paths = {name: delta_rs.ensure_table(cfg, spec) for name, spec in TABLES.items()}
+        self.tables = {name: delta_rs.OpenTable(delta_rs.ensure_table(cfg, spec)) for name, spec in TABLES.items()}
         self.buffer = runtime_context.get_list_state(ListStateDescriptor("rows", Types.PICKLED_BYTE_ARRAY()))
         self.timer_set = runtime_context.get_state(ValueStateDescriptor("timer_set", Types.BOOLEAN()))
 
@@ -111,7 +111,7 @@ class DeltaRowsWriter(KeyedProcessFunction):
             return
         spec = TABLES[table]
         latest = {tuple(r[k] for k in spec.key): r for r in rows}   # the last row of each key wins
-        delta_rs.merge_on_key(self.paths[table], self._arrow(spec, list(latest.values())), spec.key)
+        delta_rs.merge_on_key(self.tables[table], self._arrow(spec, list(latest.values())), spec.key)
         self.buffer.clear()
         yield table, len(latest), time.time()
 

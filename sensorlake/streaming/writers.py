@@ -116,6 +116,7 @@ class RawBatchWriter(MapFunction):
         cfg = Config(self.cfg_data, base_dir=Path(self.base_dir))
         self.bronze = delta_rs.ensure_table(cfg, READINGS)
         self.quarantine = delta_rs.ensure_table(cfg, QUARANTINE)
+        self.open_tables = {path: delta_rs.OpenTable(path) for path in (self.bronze, self.quarantine)}
         self.committed: dict[tuple[str, str], int] = {}
         # Keyed by Kafka partition (the stream is keyed by it): the RecentKeys of that partition.
         self.recent = runtime_context.get_state(ValueStateDescriptor("recent_reading_keys", Types.PICKLED_BYTE_ARRAY()))
@@ -135,10 +136,10 @@ class RawBatchWriter(MapFunction):
         bronze_rows, quarantine_rows = self._split(rows, topic, partition, self._committed(self.bronze, bronze_app),
                                                    self._committed(self.quarantine, quarantine_app), now)
         if max_offset > self._committed(self.bronze, bronze_app):
-            delta_rs.append_once(self.bronze, bronze_rows, bronze_app, max_offset, READINGS.partition_by)
+            delta_rs.append_once(self.open_tables[self.bronze], bronze_rows, bronze_app, max_offset, READINGS.partition_by)
             self.committed[(self.bronze, bronze_app)] = max_offset
         if max_offset > self._committed(self.quarantine, quarantine_app):
-            delta_rs.append_once(self.quarantine, quarantine_rows, quarantine_app, max_offset, QUARANTINE.partition_by)
+            delta_rs.append_once(self.open_tables[self.quarantine], quarantine_rows, quarantine_app, max_offset, QUARANTINE.partition_by)
             self.committed[(self.quarantine, quarantine_app)] = max_offset
         return (topic, partition, max_offset, bronze_rows.num_rows, quarantine_rows.num_rows, batch[4], time.time())
 
@@ -224,7 +225,7 @@ class FeatureRowsWriter(KeyedProcessFunction):
         from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
         cfg = Config(self.cfg_data, base_dir=Path(self.base_dir))
-        self.path = delta_rs.ensure_table(cfg, self.spec)
+        self.table = delta_rs.OpenTable(delta_rs.ensure_table(cfg, self.spec))
         self.buffer = runtime_context.get_list_state(ListStateDescriptor("feature_rows", Types.PICKLED_BYTE_ARRAY()))
         self.timer_set = runtime_context.get_state(ValueStateDescriptor("timer_set", Types.BOOLEAN()))
 
@@ -240,7 +241,7 @@ class FeatureRowsWriter(KeyedProcessFunction):
         self.timer_set.clear()
         if not rows:
             return
-        delta_rs.merge_on_key(self.path, self._arrow(rows), self.spec.key)
+        delta_rs.merge_on_key(self.table, self._arrow(rows), self.spec.key)
         self.buffer.clear()
         yield (self.spec.name, len(rows), time.time())
 
