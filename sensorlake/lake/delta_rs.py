@@ -69,7 +69,8 @@ def append_once(table: str | OpenTable, rows: pa.Table, app_id: str, version: in
     same commit (Delta's idempotent-write id)."""
     from deltalake import CommitProperties, Transaction, write_deltalake
 
-    write_deltalake(table.latest() if isinstance(table, OpenTable) else table, rows, mode="append", partition_by=list(partition_by) or None,
+    target = table.latest() if isinstance(table, OpenTable) else table   # a path: delta-rs opens it (or creates it)
+    write_deltalake(target, rows, mode="append", partition_by=list(partition_by) or None,
                     commit_properties=CommitProperties(app_transactions=[Transaction(app_id, version)],
                                                        max_commit_retries=20))
 
