@@ -200,9 +200,12 @@ def _rest(cfg, path: str, method: str = "GET") -> dict:
     return json.loads(body) if body else {}
 
 
-def taskmanager_ids(cfg) -> set[str]:
-    """Ids of the taskmanagers registered with the jobmanager (REST ``/taskmanagers``)."""
-    return {tm["id"] for tm in _rest(cfg, "/taskmanagers").get("taskmanagers", [])}
+def taskmanager_slots(cfg) -> dict[str, int]:
+    """Id -> number of slots offered, of each taskmanager registered with the jobmanager (REST ``/taskmanagers``).
+
+    A taskmanager is listed a moment before its slot report arrives: until then it offers 0.
+    """
+    return {tm["id"]: int(tm.get("slotsNumber", 0)) for tm in _rest(cfg, "/taskmanagers").get("taskmanagers", [])}
 
 
 def _start_taskmanager(cfg) -> None:
@@ -237,20 +240,20 @@ def kill_taskmanager(cfg) -> int:
 
 
 def restart_taskmanager(cfg) -> float:
-    """Start a new taskmanager (after ``kill_taskmanager`` or a crash); return seconds until it registers."""
+    """Start a new taskmanager (after ``kill_taskmanager`` or a crash); return seconds until it offers its slots."""
     if process.is_running(cfg, TASKMANAGER):
         raise ServiceError(f"{TASKMANAGER} is still running", hint="stop or kill it before starting another")
-    before = taskmanager_ids(cfg)
+    before = set(taskmanager_slots(cfg))
     _start_taskmanager(cfg)
 
-    def registered() -> bool:
+    def offering_slots() -> bool:
         if not process.is_running(cfg, TASKMANAGER):
             log = process.log_file(cfg, TASKMANAGER)
             raise ServiceError(f"{TASKMANAGER} exited during start-up; see {log}:\n{process.tail(log)}")
-        return bool(taskmanager_ids(cfg) - before)
+        return any(slots >= 1 for tm, slots in taskmanager_slots(cfg).items() if tm not in before)
 
-    return process.wait_healthy(cfg, TASKMANAGER, registered, START_TIMEOUT_S,
-                                what=f"GET {address(cfg)}/taskmanagers lists a new taskmanager")
+    return process.wait_healthy(cfg, TASKMANAGER, offering_slots, START_TIMEOUT_S,
+                                what=f"GET {address(cfg)}/taskmanagers lists a new taskmanager with slots")
 
 
 def _both_up(cfg) -> bool:

@@ -14,6 +14,7 @@ def test_flink_rest_lists_a_taskmanager_with_the_configured_slots(flink_cluster)
     overview = flink.overview(flink_cluster)
     assert overview["taskmanagers"] == 1
     assert overview["slots-total"] == flink_cluster.get("flink.taskmanager_slots")
+    assert list(flink.taskmanager_slots(flink_cluster).values()) == [flink_cluster.get("flink.taskmanager_slots")]
 
 
 def test_flink_cluster_finds_the_kafka_connector(flink_cluster):
