@@ -14,8 +14,12 @@ import uuid
 
 from sensorlake.config import Config
 from sensorlake.equipment import load_equipment_types
+from sensorlake.errors import ConfigError
 from sensorlake.lake.tables import EQUIPMENT, silver_spec
 from sensorlake.streaming import sql
+
+FUNCTIONS_JAR = "sensorlake-flink-functions"     # jvm/functions, built into <jars_dir>/flink by `make jars`
+
 
 def create_environments(cfg: Config, parallelism: int | None = None):
     """A StreamExecutionEnvironment (checkpointing on) and its StreamTableEnvironment, in UTC."""
@@ -121,10 +125,20 @@ def register_parsed(t_env, cfg: Config, lateness_ms: int, group_id: str, bounded
 def register_classified(t_env, cfg: Config, lateness_ms: int, group_id: str, bounded: bool = False) -> None:
     """The parsed records with their verdicts, computed once (``sql.SHARED_VIEW``), and the valid ones (``sql.VALID_VIEW``)."""
     register_parsed(t_env, cfg, lateness_ms, group_id, bounded)
+    register_lookup_functions(t_env, cfg)
     t_env.execute_sql(sql.classified_view_sql(equipment_registry(cfg), load_equipment_types(cfg.equipment_types_file), lateness_ms,
                                               sql.future_tolerance_ms(cfg)))
     materialize(t_env, sql.shared_columns_sql(), sql.SHARED_VIEW)
     t_env.execute_sql(sql.valid_readings_view_sql())
+
+
+def register_lookup_functions(t_env, cfg: Config) -> None:
+    """Register the checks' look-up functions (``sql.LOOKUP_FUNCTIONS``), whose jar ``create_environments`` added."""
+    if not list((cfg.jars_dir / "flink").glob(f"{FUNCTIONS_JAR}-*.jar")):
+        raise ConfigError(f"{FUNCTIONS_JAR}-*.jar is not in {cfg.jars_dir / 'flink'}: the stream's checks call its functions",
+                          "build it with: make jars (scripts/resolve_jars.sh)")
+    for ddl in sql.lookup_functions_ddl():
+        t_env.execute_sql(ddl)
 
 
 def materialize(t_env, query: str, view: str) -> None:

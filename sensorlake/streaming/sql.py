@@ -1,8 +1,10 @@
 """Flink SQL of the streaming job: the Kafka source, per-record checks, and per-partition batches.
 
-The hot path stays in Flink SQL built-ins (JVM): JSON parsing, the checks against the declared
-physical ranges, lateness against the watermark, and the batching of rows per Kafka partition
-into newline-delimited JSON, so Python sees a few batches a second instead of every record.
+The hot path stays in the JVM, in Flink SQL built-ins: JSON parsing, the checks against the
+declared physical ranges, lateness against the watermark, and the batching of rows per Kafka
+partition into newline-delimited JSON, so Python sees a few batches a second instead of every
+record. The equipment registry and the ranges are looked up by two small Java functions of the
+project's own (``LOOKUP_FUNCTIONS``, jvm/functions): SQL has no hash look-up in a constant table.
 
 Reasons (first match wins) are those of batch ingest (sensorlake.ingest.readings), with
 ``future_timestamp`` judged against the record's Kafka timestamp (the producer's clock) instead of
@@ -22,6 +24,7 @@ Example (what ``sensorlake.streaming.job.register_classified`` does, then the ra
 
     t_env.execute_sql(kafka_source_ddl(cfg, lateness_ms=10_000))
     materialize(t_env, parsed_fields_sql(), PARSED_VIEW)
+    for ddl in lookup_functions_ddl(): t_env.execute_sql(ddl)     # their jar is in pipeline.jars
     t_env.execute_sql(classified_view_sql(equipment, types, lateness_ms=10_000, future_ms=future_tolerance_ms(cfg)))
     materialize(t_env, shared_columns_sql(), SHARED_VIEW)
     t_env.execute_sql(valid_readings_view_sql())      # what the feature SQL reads
@@ -29,10 +32,11 @@ Example (what ``sensorlake.streaming.job.register_classified`` does, then the ra
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from sensorlake.config import Config
 from sensorlake.equipment import EquipmentType
+from sensorlake.errors import ConfigError
 
 SOURCE_TABLE = "kafka_readings"
 PARSED_VIEW = "parsed_readings"     # parsed_fields_sql, computed once (job.materialize)
@@ -112,30 +116,59 @@ def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, gr
 )"""
 
 
-# Each MAP literal starts with the entry '' -> NULL: it makes the map's value type nullable.
-# With only NOT NULL values Flink types the lookup NOT NULL, folds `... IS NULL` to FALSE and
-# returns a default (-1.0) for a missing key. '' is never looked up (an empty key is missing_key,
-# and the range key always holds a '/').
-def _equipment_type_sql(equipment: Mapping[str, str], key_sql: str = "equipment_id") -> str:
-    """The equipment type of ``key_sql`` (NULL for unknown equipment) as a MAP lookup.
+# Hash look-ups in constant tables, by the Java functions of jvm/functions (built into jars/flink
+# by `make jars`): Flink's own `MAP[...][key]` compares the key with every entry in turn, so its
+# cost grows with the fleet (3-4 µs per lookup for 90 machines; BENCHMARKS.md).
+LOOKUP_FUNCTIONS = {"TABLE_LOOKUP_STRING": "io.sensorlake.flink.TableLookupString",
+                    "TABLE_LOOKUP_DOUBLE": "io.sensorlake.flink.TableLookupDouble"}
+LOOKUP_ENTRY_SEPARATOR, LOOKUP_FIELD_SEPARATOR = "\x1e", "\x1f"     # ASCII record and unit separators
 
-    A MAP literal, not a CASE with a branch per machine: the planner inlines this expression
+
+def lookup_functions_ddl() -> list[str]:
+    """The statements that register :data:`LOOKUP_FUNCTIONS` (their jar must be in ``pipeline.jars``)."""
+    return [f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {name} AS '{java_class}' LANGUAGE JAVA"
+            for name, java_class in LOOKUP_FUNCTIONS.items()]
+
+
+def lookup_table_literal(pairs: Iterable[tuple[str, object]]) -> str:
+    """A SQL string literal holding ``(key, value)`` pairs as a table of the ``TABLE_LOOKUP_*`` functions.
+
+    Entries are joined by the ASCII record separator, key and value by the unit separator; a key
+    or value holding either is refused. Example: ``lookup_table_literal([("pump-1", "pump")])``.
+    """
+    entries = []
+    for key, value in pairs:
+        for text in (str(key), str(value)):
+            if LOOKUP_ENTRY_SEPARATOR in text or LOOKUP_FIELD_SEPARATOR in text:
+                raise ConfigError(f"{text!r} holds an ASCII record or unit separator, which the stream's "
+                                  "look-up tables use to separate entries", "rename it")
+        entries.append(f"{key}{LOOKUP_FIELD_SEPARATOR}{value}")
+    return _s(LOOKUP_ENTRY_SEPARATOR.join(entries))
+
+
+def _java_double(x: float) -> str:
+    """``x`` as Java's ``Double.valueOf`` reads it back exactly (Python's repr, but Infinity and NaN)."""
+    return {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}.get(repr(float(x)), repr(float(x)))
+
+
+def _equipment_type_sql(equipment: Mapping[str, str], key_sql: str = "equipment_id") -> str:
+    """The equipment type of ``key_sql`` (NULL for unknown equipment) as a hash look-up.
+
+    A look-up, not a CASE with a branch per machine: the planner inlines this expression
     wherever equipment_type is used, and simplifying the nested CASEs grew with the fleet
-    (building the job took ~6.5 minutes for 90 machines with CASEs, ~15 s with MAPs).
+    (building the job took ~6.5 minutes for 90 machines with CASEs, ~15 s with look-ups).
     """
     if not equipment:
         return "CAST(NULL AS STRING)"
-    pairs = ", ".join(f"{_s(eq)}, {_s(t)}" for eq, t in sorted(equipment.items()))
-    return f"MAP['', CAST(NULL AS STRING), {pairs}][{key_sql}]"
+    return f"TABLE_LOOKUP_STRING({lookup_table_literal(sorted(equipment.items()))}, {key_sql})"
 
 
 def _range_sql(types: Mapping[str, EquipmentType], bound: str) -> str:
-    """The declared ``bound`` (min or max) of (equipment_type, sensor) as a MAP lookup (NULL if undeclared)."""
-    pairs = ", ".join(f"{_s(f'{t.name}/{s.name}')}, CAST({getattr(s, bound)!r} AS DOUBLE)"
-                      for t in types.values() for s in t.sensors.values())
+    """The declared ``bound`` (min or max) of (equipment_type, sensor) as a hash look-up (NULL if undeclared)."""
+    pairs = [(f"{t.name}/{s.name}", _java_double(getattr(s, bound))) for t in types.values() for s in t.sensors.values()]
     if not pairs:
         return "CAST(NULL AS DOUBLE)"
-    return f"MAP['', CAST(NULL AS DOUBLE), {pairs}][CONCAT(equipment_type, '/', sensor)]"
+    return f"TABLE_LOOKUP_DOUBLE({lookup_table_literal(pairs)}, CONCAT(equipment_type, '/', sensor))"
 
 
 # (JSON key, column name) of the fields every record is read for.

@@ -43,8 +43,8 @@ def python_pins() -> dict[str, str]:
     return pins
 
 
-def pom_properties() -> dict[str, str]:
-    root = ET.parse(REPO / "jvm" / "pom.xml").getroot()
+def pom_properties(pom: Path = REPO / "jvm" / "pom.xml") -> dict[str, str]:
+    root = ET.parse(pom).getroot()
     namespace = root.tag.partition("}")[0] + "}"
     return {child.tag.removeprefix(namespace): (child.text or "").strip()
             for child in root.find(f"{namespace}properties")}
@@ -235,6 +235,10 @@ def test_the_build_context_of_the_repo_root_images_leaves_out_the_venv_the_lake_
 
 def test_image_versions_equal_the_pins_in_pyproject_and_the_pom():
     assert version_mismatches(python_pins(), pom_properties(), dockerfiles(), compose()) == []
+
+
+def test_the_flink_functions_build_against_the_pinned_flink():
+    assert pom_properties(REPO / "jvm" / "functions" / "pom.xml")["flink.version"] == python_pins()["apache-flink"]
 
 
 @pytest.mark.parametrize("pin, value", [("apache-flink", "2.3.0"), ("pyspark", "4.2.0"), ("mlflow", "3.18.0")])
