@@ -56,13 +56,6 @@ def _latest(table: str | OpenTable):
     return table.latest() if isinstance(table, OpenTable) else DeltaTable(table)
 
 
-def transaction_version(path: str, app_id: str) -> int | None:
-    """The version recorded for ``app_id`` by the last idempotent write, or None."""
-    from deltalake import DeltaTable
-
-    return DeltaTable(path).transaction_version(app_id)
-
-
 def append_once(table: str | OpenTable, rows: pa.Table, app_id: str, version: int,
                 partition_by: tuple[str, ...] = ()) -> None:
     """Append ``rows`` to ``table`` (a path, or an open table) and record (app_id, version) in the

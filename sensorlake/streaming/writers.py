@@ -114,17 +114,16 @@ class RawBatchWriter(MapFunction):
         from pyflink.datastream.state import ValueStateDescriptor
 
         cfg = Config(self.cfg_data, base_dir=Path(self.base_dir))
-        self.bronze = delta_rs.ensure_table(cfg, READINGS)
-        self.quarantine = delta_rs.ensure_table(cfg, QUARANTINE)
-        self.open_tables = {path: delta_rs.OpenTable(path) for path in (self.bronze, self.quarantine)}
-        self.committed: dict[tuple[str, str], int] = {}
+        self.bronze = delta_rs.OpenTable(delta_rs.ensure_table(cfg, READINGS))
+        self.quarantine = delta_rs.OpenTable(delta_rs.ensure_table(cfg, QUARANTINE))
+        self.committed: dict[tuple[str, str], int] = {}      # (table path, app id) -> offset committed
         # Keyed by Kafka partition (the stream is keyed by it): the RecentKeys of that partition.
         self.recent = runtime_context.get_state(ValueStateDescriptor("recent_reading_keys", Types.PICKLED_BYTE_ARRAY()))
 
-    def _committed(self, path: str, app_id: str) -> int:
-        key = (path, app_id)
+    def _committed(self, table: delta_rs.OpenTable, app_id: str) -> int:
+        key = (table.path, app_id)
         if key not in self.committed:
-            version = delta_rs.transaction_version(path, app_id)
+            version = table.latest().transaction_version(app_id)
             self.committed[key] = -1 if version is None else version
         return self.committed[key]
 
@@ -136,11 +135,11 @@ class RawBatchWriter(MapFunction):
         bronze_rows, quarantine_rows = self._split(rows, topic, partition, self._committed(self.bronze, bronze_app),
                                                    self._committed(self.quarantine, quarantine_app), now)
         if max_offset > self._committed(self.bronze, bronze_app):
-            delta_rs.append_once(self.open_tables[self.bronze], bronze_rows, bronze_app, max_offset, READINGS.partition_by)
-            self.committed[(self.bronze, bronze_app)] = max_offset
+            delta_rs.append_once(self.bronze, bronze_rows, bronze_app, max_offset, READINGS.partition_by)
+            self.committed[(self.bronze.path, bronze_app)] = max_offset
         if max_offset > self._committed(self.quarantine, quarantine_app):
-            delta_rs.append_once(self.open_tables[self.quarantine], quarantine_rows, quarantine_app, max_offset, QUARANTINE.partition_by)
-            self.committed[(self.quarantine, quarantine_app)] = max_offset
+            delta_rs.append_once(self.quarantine, quarantine_rows, quarantine_app, max_offset, QUARANTINE.partition_by)
+            self.committed[(self.quarantine.path, quarantine_app)] = max_offset
         return (topic, partition, max_offset, bronze_rows.num_rows, quarantine_rows.num_rows, batch[4], time.time())
 
     def _split(self, rows: pa.Table, topic: str, partition: int, bronze_done: int, quarantine_done: int, now):
