@@ -112,7 +112,8 @@ def flush_interval_ms(cfg: Config) -> int:
 
 
 def register_source(t_env, cfg: Config, lateness_ms: int, group_id: str, bounded: bool = False) -> None:
-    """Register the Kafka readings table (``sql.SOURCE_TABLE``); ``bounded`` ends the scan at the topic's current end."""
+    """Register the Kafka readings table (``sql.SOURCE_TABLE``) and the functions it calls; ``bounded`` ends the scan at the topic's current end."""
+    register_sql_functions(t_env, cfg)
     t_env.execute_sql(sql.kafka_source_ddl(cfg, lateness_ms, group_id=group_id, bounded=bounded))
 
 
@@ -125,19 +126,18 @@ def register_parsed(t_env, cfg: Config, lateness_ms: int, group_id: str, bounded
 def register_classified(t_env, cfg: Config, lateness_ms: int, group_id: str, bounded: bool = False) -> None:
     """The parsed records with their verdicts, computed once (``sql.SHARED_VIEW``), and the valid ones (``sql.VALID_VIEW``)."""
     register_parsed(t_env, cfg, lateness_ms, group_id, bounded)
-    register_lookup_functions(t_env, cfg)
     t_env.execute_sql(sql.classified_view_sql(equipment_registry(cfg), load_equipment_types(cfg.equipment_types_file), lateness_ms,
                                               sql.future_tolerance_ms(cfg)))
     materialize(t_env, sql.shared_columns_sql(), sql.SHARED_VIEW)
     t_env.execute_sql(sql.valid_readings_view_sql())
 
 
-def register_lookup_functions(t_env, cfg: Config) -> None:
-    """Register the checks' look-up functions (``sql.LOOKUP_FUNCTIONS``), whose jar ``create_environments`` added."""
+def register_sql_functions(t_env, cfg: Config) -> None:
+    """Register the project's Java functions the job's SQL calls (``sql.SQL_FUNCTIONS``), whose jar ``create_environments`` added."""
     if not list((cfg.jars_dir / "flink").glob(f"{FUNCTIONS_JAR}-*.jar")):
-        raise ConfigError(f"{FUNCTIONS_JAR}-*.jar is not in {cfg.jars_dir / 'flink'}: the stream's checks call its functions",
+        raise ConfigError(f"{FUNCTIONS_JAR}-*.jar is not in {cfg.jars_dir / 'flink'}: the stream's SQL calls its functions",
                           "build it with: make jars (scripts/resolve_jars.sh)")
-    for ddl in sql.lookup_functions_ddl():
+    for ddl in sql.functions_ddl():
         t_env.execute_sql(ddl)
 
 

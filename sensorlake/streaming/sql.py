@@ -1,10 +1,12 @@
 """Flink SQL of the streaming job: the Kafka source, per-record checks, and per-partition batches.
 
-The hot path stays in the JVM, in Flink SQL built-ins: JSON parsing, the checks against the
-declared physical ranges, lateness against the watermark, and the batching of rows per Kafka
-partition into newline-delimited JSON, so Python sees a few batches a second instead of every
-record. The equipment registry and the ranges are looked up by two small Java functions of the
-project's own (``LOOKUP_FUNCTIONS``, jvm/functions): SQL has no hash look-up in a constant table.
+The hot path stays in the JVM, in Flink SQL: JSON parsing, the checks against the declared
+physical ranges, lateness against the watermark, and the batching of rows per Kafka partition into
+newline-delimited JSON, so Python sees a few batches a second instead of every record. Four small
+Java functions of the project's own (``SQL_FUNCTIONS``, jvm/functions) stand in where the
+built-ins cost too much: hash look-ups of the equipment registry and the ranges (SQL has none in
+a constant table), and ``JSON_VALUE`` / ``TO_TIMESTAMP_LTZ`` that parse a record once for all the
+expressions that read it (each built-in call parses it again).
 
 Reasons (first match wins) are those of batch ingest (sensorlake.ingest.readings), with
 ``future_timestamp`` judged against the record's Kafka timestamp (the producer's clock) instead of
@@ -22,9 +24,9 @@ that both the raw and the feature path read.
 
 Example (what ``sensorlake.streaming.job.register_classified`` does, then the raw path)::
 
+    for ddl in functions_ddl(): t_env.execute_sql(ddl)     # their jar is in pipeline.jars
     t_env.execute_sql(kafka_source_ddl(cfg, lateness_ms=10_000))
     materialize(t_env, parsed_fields_sql(), PARSED_VIEW)
-    for ddl in lookup_functions_ddl(): t_env.execute_sql(ddl)     # their jar is in pipeline.jars
     t_env.execute_sql(classified_view_sql(equipment, types, lateness_ms=10_000, future_ms=future_tolerance_ms(cfg)))
     materialize(t_env, shared_columns_sql(), SHARED_VIEW)
     t_env.execute_sql(valid_readings_view_sql())      # what the feature SQL reads
@@ -100,7 +102,7 @@ def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, gr
     if bounded:
         options["scan.bounded.mode"] = "latest-offset"
     with_clause = ",\n  ".join(f"{_s(k)} = {_s(v)}" for k, v in options.items())
-    parsed = f"TO_TIMESTAMP_LTZ(JSON_VALUE(payload, '$.event_time'), '{EVENT_TIME_FORMAT}')"
+    parsed = f"SHARED_TO_TIMESTAMP_LTZ(SHARED_JSON_VALUE(payload, '$.event_time'), '{EVENT_TIME_FORMAT}')"
     return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
   payload STRING,
   kafka_topic STRING METADATA FROM 'topic' VIRTUAL,
@@ -116,18 +118,22 @@ def kafka_source_ddl(cfg: Config, lateness_ms: int, topic: str | None = None, gr
 )"""
 
 
-# Hash look-ups in constant tables, by the Java functions of jvm/functions (built into jars/flink
-# by `make jars`): Flink's own `MAP[...][key]` compares the key with every entry in turn, so its
-# cost grows with the fleet (3-4 µs per lookup for 90 machines; BENCHMARKS.md).
-LOOKUP_FUNCTIONS = {"TABLE_LOOKUP_STRING": "io.sensorlake.flink.TableLookupString",
-                    "TABLE_LOOKUP_DOUBLE": "io.sensorlake.flink.TableLookupDouble"}
+# The Java functions of jvm/functions (built into jars/flink by `make jars`; BENCHMARKS.md "stream"):
+# - hash look-ups in constant tables: Flink's own `MAP[...][key]` compares the key with every entry
+#   in turn, so its cost grows with the fleet (3-4 µs per lookup for 90 machines);
+# - JSON_VALUE and TO_TIMESTAMP_LTZ with one parse per record: Flink evaluates a derived column again
+#   at every reference, and each built-in call parses the whole text again.
+SQL_FUNCTIONS = {"TABLE_LOOKUP_STRING": "io.sensorlake.flink.TableLookupString",
+                 "TABLE_LOOKUP_DOUBLE": "io.sensorlake.flink.TableLookupDouble",
+                 "SHARED_JSON_VALUE": "io.sensorlake.flink.SharedJsonValue",
+                 "SHARED_TO_TIMESTAMP_LTZ": "io.sensorlake.flink.SharedToTimestampLtz"}
 LOOKUP_ENTRY_SEPARATOR, LOOKUP_FIELD_SEPARATOR = "\x1e", "\x1f"     # ASCII record and unit separators
 
 
-def lookup_functions_ddl() -> list[str]:
-    """The statements that register :data:`LOOKUP_FUNCTIONS` (their jar must be in ``pipeline.jars``)."""
+def functions_ddl() -> list[str]:
+    """The statements that register :data:`SQL_FUNCTIONS` (their jar must be in ``pipeline.jars``)."""
     return [f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {name} AS '{java_class}' LANGUAGE JAVA"
-            for name, java_class in LOOKUP_FUNCTIONS.items()]
+            for name, java_class in SQL_FUNCTIONS.items()]
 
 
 def lookup_table_literal(pairs: Iterable[tuple[str, object]]) -> str:
@@ -186,7 +192,7 @@ def parsed_fields_sql() -> str:
     parsed once per field here; :func:`json_fields_sql` parses it again only for a record these
     found no field in.
     """
-    fields = ",\n  ".join(f"JSON_VALUE(payload, '$.{key}') AS j_{name}" for key, name in JSON_FIELDS)
+    fields = ",\n  ".join(f"SHARED_JSON_VALUE(payload, '$.{key}') AS j_{name}" for key, name in JSON_FIELDS)
     return f"""SELECT payload, kafka_topic, kafka_partition, kafka_offset, produced_at, event_time,
   {fields}
 FROM {SOURCE_TABLE}"""
@@ -245,7 +251,7 @@ FROM (
     SELECT *,
       -- the source parsed the same text into event_time, unless it was not JSON, unparseable or in the future
       CASE WHEN event_time > TO_TIMESTAMP_LTZ(0, 3) THEN CAST(event_time AS TIMESTAMP_LTZ(3))
-        ELSE TO_TIMESTAMP_LTZ(event_time_text, '{EVENT_TIME_FORMAT}') END AS parsed_time,
+        ELSE SHARED_TO_TIMESTAMP_LTZ(event_time_text, '{EVENT_TIME_FORMAT}') END AS parsed_time,
       TRY_CAST(value_text AS DOUBLE) AS `value`,
       {_equipment_type_sql(equipment, "equipment_id")} AS equipment_type
     FROM (

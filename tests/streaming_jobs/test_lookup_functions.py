@@ -1,4 +1,4 @@
-"""The stream checks' look-up functions (jvm/functions, sensorlake.streaming.sql.LOOKUP_FUNCTIONS) in a
+"""The stream checks' look-up functions (jvm/functions, sensorlake.streaming.sql.SQL_FUNCTIONS) in a
 local Flink job: TABLE_LOOKUP_STRING / TABLE_LOOKUP_DOUBLE answer as a map would, for every key, for
 several tables in one query, and for keys SQL quotes or UTF-8 must carry."""
 from __future__ import annotations
@@ -21,7 +21,7 @@ HIGH = {"pump/pressure": 60.0, "fan/speed": 3600.5, "pompe/flow": math.inf}
 @pytest.fixture(scope="module")
 def t_env(cfg):
     _, t_env = job.create_environments(cfg, parallelism=1)
-    job.register_lookup_functions(t_env, cfg)
+    job.register_sql_functions(t_env, cfg)
     return t_env
 
 
@@ -59,4 +59,4 @@ def test_without_the_functions_jar_the_job_says_how_to_build_it(cfg, tmp_path):
     data["runtime"]["jars_dir"] = str(tmp_path)
     no_jars = Config(data=data, base_dir=cfg.base_dir)
     with pytest.raises(ConfigError, match="make jars"):
-        job.register_lookup_functions(None, no_jars)
+        job.register_sql_functions(None, no_jars)
