@@ -149,16 +149,22 @@ def materialize(t_env, query: str, view: str) -> None:
     Kafka and classify every record for itself. A DataStream is a boundary it does not cross:
     ``query`` runs once, and its rows come back as a table whose ``event_time`` keeps the
     source's watermarks (``SOURCE_WATERMARK()``) with a new processing-time column ``proc_time``
-    (``query`` must not select one).
+    (``query`` must not select one). The rows cross it as Flink's internal ``RowData`` (Java API:
+    PyFlink's ``to_data_stream`` converts every row to a ``Row`` of Java strings and back, ~10 % of
+    the job's CPU; BENCHMARKS.md "stream").
     """
+    from pyflink.java_gateway import get_gateway
     from pyflink.table import Schema
 
-    rows = t_env.to_data_stream(t_env.sql_query(query))
+    j_table = t_env.sql_query(query)._j_table
+    row_data = get_gateway().jvm.java.lang.Class.forName("org.apache.flink.table.data.RowData")
+    internal = j_table.getResolvedSchema().toPhysicalRowDataType().bridgedTo(row_data)
+    rows = t_env._j_tenv.toDataStream(j_table, internal)
     schema = (Schema.new_builder()
               .column_by_expression("proc_time", "PROCTIME()")
               .watermark("event_time", "SOURCE_WATERMARK()")
               .build())
-    t_env.create_temporary_view(view, t_env.from_data_stream(rows, schema))
+    t_env._j_tenv.createTemporaryView(view, t_env._j_tenv.fromDataStream(rows, schema._j_schema))
 
 
 def scoring_plan(cfg: Config, views) -> tuple[str, list[str]] | None:
