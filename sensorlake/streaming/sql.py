@@ -188,9 +188,9 @@ def parsed_fields_sql() -> str:
 
     Flink inlines a derived column into every expression that reads it, and each ``JSON_VALUE``
     or ``IS JSON`` parses the whole payload again: the checks read these fields ~20 times per
-    record. The job materializes this query once (``job.materialize``), so a record's payload is
-    parsed once per field here; :func:`json_fields_sql` parses it again only for a record these
-    found no field in.
+    record. The job materializes this query once (``job.materialize``), and ``SHARED_JSON_VALUE``
+    answers every field (and the source's event time) from one parse of the record;
+    :func:`json_fields_sql` parses it again only for a record these found no field in.
     """
     fields = ",\n  ".join(f"SHARED_JSON_VALUE(payload, '$.{key}') AS j_{name}" for key, name in JSON_FIELDS)
     return f"""SELECT payload, kafka_topic, kafka_partition, kafka_offset, produced_at, event_time,

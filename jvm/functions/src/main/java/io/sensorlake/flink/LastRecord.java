@@ -1,6 +1,7 @@
 package io.sensorlake.flink;
 
 import java.util.Arrays;
+import java.util.function.Function;
 import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.data.binary.BinaryStringData;
 
@@ -22,8 +23,42 @@ final class LastRecord {
     private Object[] answers = new Object[4];
     private int size;
 
+    /** How an answer is computed the first time: from the record (its text, its parse) and the question. */
+    interface Question<T> {
+        T answer(LastRecord record, String question);
+    }
+
+    /** The answer to {@code question} about {@code text}: remembered when the text is the one held, else computed and remembered. */
+    Object ask(StringData text, StringData question, Question<?> compute) {
+        if (holds(text)) {
+            for (int i = 0; i < size; i++) {
+                if (questions[i].equals(question)) {
+                    return answers[i];
+                }
+            }
+        }
+        Object answer = compute.answer(this, question.toString());
+        if (size < MAX_ANSWERS) {
+            if (size == questions.length) {
+                questions = Arrays.copyOf(questions, size * 2);
+                answers = Arrays.copyOf(answers, size * 2);
+            }
+            questions[size] = ((BinaryStringData) question).copy();
+            answers[size++] = answer;
+        }
+        return answer;
+    }
+
+    /** The parse of the text held, made by {@code parser} the first time it is asked for. */
+    Object parsed(Function<String, Object> parser) {
+        if (parsed == null) {
+            parsed = parser.apply(text());
+        }
+        return parsed;
+    }
+
     /** True when {@code candidate} is the text held; otherwise it becomes the text held, with no answers. */
-    boolean holds(StringData candidate) {
+    private boolean holds(StringData candidate) {
         if (text != null && text.equals(candidate)) {
             return true;
         }
@@ -33,41 +68,6 @@ final class LastRecord {
         Arrays.fill(questions, 0, size, null);
         size = 0;
         return false;
-    }
-
-    Object parsed() {
-        return parsed;
-    }
-
-    void parsed(Object value) {
-        parsed = value;
-    }
-
-    /** The index of {@code question}'s answer for the text held, or -1 when it was not asked yet. */
-    int find(StringData question) {
-        for (int i = 0; i < size; i++) {
-            if (questions[i] == question || questions[i].equals(question)) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    Object answer(int index) {
-        return answers[index];
-    }
-
-    /** Remember {@code answer} (null included) to {@code question} for the text held. */
-    void remember(StringData question, Object answer) {
-        if (size == MAX_ANSWERS) {
-            return;
-        }
-        if (size == questions.length) {
-            questions = Arrays.copyOf(questions, size * 2);
-            answers = Arrays.copyOf(answers, size * 2);
-        }
-        questions[size] = ((BinaryStringData) question).copy();
-        answers[size++] = answer;
     }
 
     String text() {

@@ -27,19 +27,11 @@ public class SharedJsonValue extends ScalarFunction {
         if (text == null || path == null) {
             return null;
         }
-        LastRecord last = LAST.get();
-        if (last.holds(text)) {
-            int known = last.find(path);
-            if (known >= 0) {
-                return (StringData) last.answer(known);
-            }
-        }
-        if (last.parsed() == null) {
-            last.parsed(FlinkJson.parse(last.text()));
-        }
-        String value = FlinkJson.value(last.parsed(), path.toString());
-        StringData answer = value == null ? null : StringData.fromString(value);
-        last.remember(path, answer);
-        return answer;
+        return (StringData) LAST.get().ask(text, path, SharedJsonValue::valueOf);
+    }
+
+    private static StringData valueOf(LastRecord record, String path) {
+        String value = FlinkJson.value(record.parsed(FlinkJson::parse), path);
+        return value == null ? null : StringData.fromString(value);
     }
 }

@@ -27,15 +27,6 @@ public class SharedToTimestampLtz extends ScalarFunction {
         if (text == null || format == null) {
             return null;
         }
-        LastRecord last = LAST.get();
-        if (last.holds(text)) {
-            int known = last.find(format);
-            if (known >= 0) {
-                return (TimestampData) last.answer(known);
-            }
-        }
-        TimestampData answer = DateTimeUtils.parseTimestampData(last.text(), format.toString());
-        last.remember(format, answer);
-        return answer;
+        return (TimestampData) LAST.get().ask(text, format, (record, f) -> DateTimeUtils.parseTimestampData(record.text(), f));
     }
 }
