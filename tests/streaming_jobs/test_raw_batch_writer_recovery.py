@@ -117,20 +117,67 @@ def test_a_replay_of_written_offsets_adds_nothing_to_either_table(cfg):
     assert len(table_rows(cfg, "quarantine.readings")) == 1
 
 
-def test_recent_keys_survive_pickling_in_columns_and_from_the_older_dict_state():
+def keys_table(*readings: tuple[str, int, float]) -> "pa.Table":
+    """(equipment, event ms, value) readings of one site and sensor, as RecentKeys.classify takes them."""
+    import pyarrow as pa
+
+    return pa.table({"site_id": ["plant-a"] * len(readings), "equipment_id": [r[0] for r in readings],
+                     "sensor": ["temperature"] * len(readings), "event_ms": [r[1] for r in readings],
+                     "value": [r[2] for r in readings]})
+
+
+def test_recent_keys_judge_repeats_in_a_batch_and_across_batches():
+    from sensorlake.streaming.writers import RecentKeys
+
+    keys = RecentKeys(LATENESS_MS)
+    verdicts = keys.classify(keys_table(("pump-001", 0, 1.0), ("pump-001", 0, 1.0), ("pump-001", 0, 2.0), ("pump-002", 0, 1.0)))
+    assert verdicts.to_pylist() == [None, "duplicate", "conflicting_duplicate", None]
+    verdicts = keys.classify(keys_table(("pump-002", 0, 3.0), ("pump-001", 0, 1.0), ("pump-001", 5, 1.0)))
+    assert verdicts.to_pylist() == ["conflicting_duplicate", "duplicate", None]
+    assert (len(keys), keys.max_event_ms) == (3, 5)
+
+
+def reference_verdicts(remembered: dict, batch: list[tuple]) -> list:
+    """What RecentKeys must answer, one reading at a time (the first copy of a key is the reading)."""
+    verdicts = []
+    for equipment, event_ms, value in batch:
+        seen = remembered.get((equipment, event_ms))
+        verdicts.append(None if seen is None else "duplicate" if seen == value else "conflicting_duplicate")
+        remembered.setdefault((equipment, event_ms), value)
+    return verdicts
+
+
+def test_recent_keys_agree_with_a_reading_at_a_time_on_random_batches_and_forget_only_what_would_be_late():
+    import random
+
+    from sensorlake.streaming.writers import RecentKeys
+
+    rng = random.Random(4)
+    keys, remembered, horizon = RecentKeys(2_000), {}, 2_000
+    for step in range(40):
+        start = step * 500
+        batch = [(f"pump-{rng.randrange(3)}", start + 100 * rng.randrange(-15, 15), float(rng.randrange(3)))
+                 for _ in range(rng.randrange(0, 200))]
+        assert keys.classify(keys_table(*batch)).to_pylist() == reference_verdicts(remembered, batch), step
+        keys.forget_older()
+        kept = {(r["equipment_id"], r["event_ms"]): r["value"] for r in keys.table.to_pylist()}
+        cutoff = keys.max_event_ms - horizon
+        # forgotten: only keys older than the horizon (a repeat of them is late); kept: with the values first seen
+        assert {k for k in remembered if k[1] >= cutoff} <= set(kept)
+        assert kept == {k: v for k, v in remembered.items() if k in kept}
+        keys, remembered = pickle.loads(pickle.dumps(keys)), {k: v for k, v in remembered.items() if k in kept}
+
+
+def test_recent_keys_load_from_the_older_list_and_dict_states():
     from collections import OrderedDict
 
     from sensorlake.streaming.writers import RecentKeys
 
-    keys = RecentKeys(LATENESS_MS)
-    for i, equipment in enumerate(["pump-001", "pump-002", "pump-001"]):
-        assert keys.classify(("plant-a", equipment, "temperature", 1_000 * i), float(i), 1_000 * i) is None
-    restored = pickle.loads(pickle.dumps(keys))
-    assert list(restored.values.items()) == list(keys.values.items())
-    assert (restored.horizon_ms, restored.max_event_ms) == (LATENESS_MS, 2_000)
-    assert restored.classify(("plant-a", "pump-002", "temperature", 1_000), 1.0, 1_000) == "duplicate"
-    assert restored.classify(("plant-a", "pump-002", "temperature", 1_000), 9.0, 1_000) == "conflicting_duplicate"
-
-    older = RecentKeys.__new__(RecentKeys)   # what unpickling a checkpoint taken before the columns does
-    older.__setstate__({"horizon_ms": LATENESS_MS, "values": OrderedDict(keys.values), "max_event_ms": 2_000})
-    assert older.values == keys.values and older.max_event_ms == 2_000
+    values = OrderedDict([(("plant-a", "pump-001", "temperature", 0), 0.0), (("plant-a", "pump-002", "temperature", 1_000), 1.0)])
+    lists = (LATENESS_MS, 1_000, (["plant-a"] * 2, ["pump-001", "pump-002"], ["temperature"] * 2), [0, 1_000], [0.0, 1.0])
+    for state in (lists, {"horizon_ms": LATENESS_MS, "values": values, "max_event_ms": 1_000}):
+        older = RecentKeys.__new__(RecentKeys)      # what unpickling a checkpoint of an earlier release does
+        older.__setstate__(state)
+        assert (older.horizon_ms, older.max_event_ms, len(older)) == (LATENESS_MS, 1_000, 2)
+        assert older.classify(keys_table(("pump-002", 1_000, 1.0), ("pump-002", 1_000, 9.0), ("pump-001", 2_000, 1.0))).to_pylist() \
+            == ["duplicate", "conflicting_duplicate", None]
