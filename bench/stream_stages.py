@@ -8,7 +8,9 @@
 - ``parsed``: + the JSON fields extracted once (``sql.parsed_fields_sql``, materialized);
 - ``classified``: + every record's verdict (``sql.classified_view_sql``, materialized);
 - ``raw_batches``: + the per-partition batches the bronze/quarantine writer receives;
-- ``features``: + the view's features (the SQL compiled from feature_defs) instead of the batches.
+- ``features``: + the view's features (the SQL compiled from feature_defs) instead of the batches;
+- ``both_paths``: the batches and the features in one job, as the streaming job runs them: the
+  ceiling of its SQL on this machine, with the Python writers and Delta costing nothing.
 
 Each figure is readings per second of Flink's net job runtime (Python writers and Delta are not
 in it; ``BENCH stream`` has them), the faster of ``repeats`` runs. The ``*_us`` figures are what a stage adds per reading, in
@@ -16,7 +18,7 @@ wall-clock microseconds of the 2-slot job: the differences of 1/throughput. ``mi
 is the floor beside them: Flink's own JSON format (no raw payload kept, no checks) and a 1-minute
 tumbling window of a few aggregates per machine and sensor over the same topic.
 
-    python -m bench stream_stages                 # 600,000 readings, ~7 minutes
+    python -m bench stream_stages                 # 600,000 readings, ~8 minutes
     BENCH stream_stages rows=... source_per_s=... parsed_per_s=... classified_per_s=... raw_batches_per_s=... ...
 
 Not in ``make bench``'s default list (``python -m bench stream_stages`` runs it).
@@ -55,26 +57,29 @@ def register_minimal_json(t_env, cfg: Config, lateness_ms: int, group_id: str, b
   'format' = 'json', 'json.ignore-parse-errors' = 'true')""")
 
 
-def stage_seconds(cfg: Config, register, query: str, lateness_ms: int, group_id: str) -> float:
-    """Net runtime of ``query`` over the views ``register`` declares, in a fresh environment."""
+def stage_seconds(cfg: Config, register, queries: str | tuple[str, ...], lateness_ms: int, group_id: str) -> float:
+    """Net runtime of ``queries`` (one job) over the views ``register`` declares, in a fresh environment."""
     from sensorlake.streaming import job
 
     _, t_env = job.create_environments(cfg)
     register(t_env, cfg, lateness_ms, group_id=group_id, bounded=True)
-    return time_to_blackhole(t_env, query)
+    return time_to_blackhole(t_env, *([queries] if isinstance(queries, str) else queries))
 
 
-def time_to_blackhole(t_env, query: str) -> float:
-    """Run ``query`` into a blackhole sink to the end of its bounded source; return the job's net runtime in seconds."""
+def time_to_blackhole(t_env, *queries: str) -> float:
+    """Run ``queries`` in one job, each into a blackhole sink, to the end of their bounded source; return the job's net runtime in seconds."""
     from pyflink.table import Schema, TableDescriptor
     from pyflink.table.expressions import col
 
-    table = t_env.sql_query(query)
-    table = table.select(*[col(n) for n in table.get_schema().get_field_names()])   # time attributes as plain columns
-    sink = f"blackhole_{time.time_ns()}"
-    t_env.create_temporary_table(sink, TableDescriptor.for_connector("blackhole").schema(
-        Schema.new_builder().from_row_data_type(table.get_schema().to_row_data_type()).build()).build())
-    result = table.execute_insert(sink).get_job_client().get_job_execution_result().result()
+    statements = t_env.create_statement_set()
+    for query in queries:
+        table = t_env.sql_query(query)
+        table = table.select(*[col(n) for n in table.get_schema().get_field_names()])   # time attributes as plain columns
+        sink = f"blackhole_{time.time_ns()}"
+        t_env.create_temporary_table(sink, TableDescriptor.for_connector("blackhole").schema(
+            Schema.new_builder().from_row_data_type(table.get_schema().to_row_data_type()).build()).build())
+        statements.add_insert(sink, table)
+    result = statements.execute().get_job_client().get_job_execution_result().result()
     return result.get_net_runtime() / 1000
 
 
@@ -102,6 +107,8 @@ def run(cfg: Config, rows: int | None = None, repeats: int = REPEATS, keep: bool
             "classified": (job.register_classified, f"SELECT payload, reason, event_time FROM {sql.SHARED_VIEW}"),
             "raw_batches": (job.register_classified, sql.partition_batches_sql(job.flush_interval_ms(pcfg))),
             "features": (job.register_classified, compile_view(view, source=sql.VALID_VIEW)),
+            "both_paths": (job.register_classified, (sql.partition_batches_sql(job.flush_interval_ms(pcfg)),
+                                                     compile_view(view, source=sql.VALID_VIEW))),
             "minimal_json_window": (register_minimal_json, MINIMAL_WINDOW_SQL),
         }
         lateness_ms = job.allowed_lateness_ms(pcfg, [view])
@@ -114,6 +121,7 @@ def run(cfg: Config, rows: int | None = None, repeats: int = REPEATS, keep: bool
         figures = {"rows": rows, **{f"{name}_per_s": round(rows / s) for name, s in seconds.items()},
                    "parse_us": us["parsed"] - us["source"], "classify_us": us["classified"] - us["parsed"],
                    "raw_batches_us": us["raw_batches"] - us["classified"], "features_us": us["features"] - us["classified"],
+                   "both_paths_us": us["both_paths"] - us["classified"],
                    "source_us": us["source"], "repeats": repeats, "parallelism": int(pcfg.get("flink.parallelism")), "partitions": PARTITIONS}
         return emit("stream_stages", **figures)
     finally:
