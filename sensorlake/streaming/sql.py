@@ -286,9 +286,12 @@ def partition_batches_sql(flush_ms: int) -> str:
     """
     row_json = ("JSON_OBJECT(KEY 'o' VALUE kafka_offset, KEY 'r' VALUE reason, KEY 'site_id' VALUE site_id, "
                 "KEY 'equipment_id' VALUE equipment_id, KEY 'sensor' VALUE sensor, "
-                # a valid row's time as Flink parsed it (its parser resolves e.g. T24:00 that Python's rejects)
-                f"KEY 't' VALUE CASE WHEN reason IS NULL THEN DATE_FORMAT(parsed_time, '{CANONICAL_TIME_FORMAT}') "
-                "ELSE event_time_text END, "
+                # a valid row's time as Flink parsed it (its parser resolves e.g. T24:00 that Python's rejects);
+                # a valid text ending in Z printed back as written (the bad_timestamp check), so it is its own
+                # canonical form: no DATE_FORMAT for it
+                "KEY 't' VALUE CASE WHEN reason IS NOT NULL THEN event_time_text "
+                "WHEN event_time_text LIKE '%Z' THEN CONCAT(SUBSTRING(event_time_text FROM 1 FOR 23), 'Z') "
+                f"ELSE DATE_FORMAT(parsed_time, '{CANONICAL_TIME_FORMAT}') END, "
                 "KEY 'value' VALUE CASE WHEN reason IS NULL THEN `value` END, KEY 'unit' VALUE unit, "
                 "KEY 'p' VALUE CASE WHEN reason IS NOT NULL THEN payload END)")
     return f"""SELECT kafka_topic, kafka_partition, MAX(kafka_offset) AS max_offset, COUNT(*) AS n,
