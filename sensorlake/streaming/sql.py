@@ -54,6 +54,10 @@ EVENT_TIME_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSSX"   # 2026-01-05T00:00:00.500Z,
 STRICT_UTC_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSS"
 CANONICAL_TIME_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"   # how the batches carry a valid reading's (UTC) time
 KEYS = ("site_id", "equipment_id", "sensor", "event_time", "unit")
+# A time written in UTC, and its text up to the milliseconds. The bad_timestamp check requires that
+# text to print back as parsed, so a valid one is its own canonical form (partition_batches_sql).
+WRITTEN_IN_UTC = "event_time_text LIKE '%Z'"
+WRITTEN_TO_MS = "SUBSTRING(event_time_text FROM 1 FOR 23)"
 
 
 def _s(text: str) -> str:
@@ -230,8 +234,8 @@ SELECT *,
   CASE
     WHEN NOT is_json THEN 'malformed_json'
     WHEN {missing} OR (value_text IS NULL AND NOT has_nan) THEN 'missing_key'
-    WHEN parsed_time IS NULL OR (event_time_text LIKE '%Z'
-      AND SUBSTRING(event_time_text FROM 1 FOR 23) <> DATE_FORMAT(parsed_time, '{STRICT_UTC_FORMAT}')) THEN 'bad_timestamp'
+    WHEN parsed_time IS NULL OR ({WRITTEN_IN_UTC}
+      AND {WRITTEN_TO_MS} <> DATE_FORMAT(parsed_time, '{STRICT_UTC_FORMAT}')) THEN 'bad_timestamp'
     WHEN {_is_future('parsed_time', future_ms)} THEN 'future_timestamp'
     WHEN has_nan THEN 'nan_value'
     WHEN `value` IS NULL THEN 'bad_value'
@@ -287,10 +291,9 @@ def partition_batches_sql(flush_ms: int) -> str:
     row_json = ("JSON_OBJECT(KEY 'o' VALUE kafka_offset, KEY 'r' VALUE reason, KEY 'site_id' VALUE site_id, "
                 "KEY 'equipment_id' VALUE equipment_id, KEY 'sensor' VALUE sensor, "
                 # a valid row's time as Flink parsed it (its parser resolves e.g. T24:00 that Python's rejects);
-                # a valid text ending in Z printed back as written (the bad_timestamp check), so it is its own
-                # canonical form: no DATE_FORMAT for it
+                # one written in UTC is its own canonical form (WRITTEN_TO_MS): no DATE_FORMAT for it
                 "KEY 't' VALUE CASE WHEN reason IS NOT NULL THEN event_time_text "
-                "WHEN event_time_text LIKE '%Z' THEN CONCAT(SUBSTRING(event_time_text FROM 1 FOR 23), 'Z') "
+                f"WHEN {WRITTEN_IN_UTC} THEN CONCAT({WRITTEN_TO_MS}, 'Z') "
                 f"ELSE DATE_FORMAT(parsed_time, '{CANONICAL_TIME_FORMAT}') END, "
                 "KEY 'value' VALUE CASE WHEN reason IS NULL THEN `value` END, KEY 'unit' VALUE unit, "
                 "KEY 'p' VALUE CASE WHEN reason IS NOT NULL THEN payload END)")

@@ -125,18 +125,14 @@ class RecentKeys:
     def __setstate__(self, state):
         if isinstance(state, dict):          # a checkpoint taken before the columns: an OrderedDict of key -> value
             self.horizon_ms, self.max_event_ms = state["horizon_ms"], state["max_event_ms"]
-            self.table = _recent_table(list(state["values"]), list(state["values"].values()))
+            columns = [list(column) for column in zip(*state["values"])] or [[], [], [], []]
+            self.table = pa.table([*columns, list(state["values"].values())], schema=RECENT_SCHEMA)
         elif len(state) == 5:                # before Arrow: parallel lists of sites, equipment, sensors, times, values
             self.horizon_ms, self.max_event_ms, (sites, equipment, sensors), times, values = state
-            self.table = _recent_table(list(zip(sites, equipment, sensors, times)), values)
+            self.table = pa.table([sites, equipment, sensors, times, values], schema=RECENT_SCHEMA)
         else:
             self.horizon_ms, self.max_event_ms, ipc = state
             self.table = pa.ipc.open_stream(ipc).read_all()
-
-
-def _recent_table(keys: list[tuple], values: list[float]) -> pa.Table:
-    columns = [list(column) for column in zip(*keys)] if keys else [[], [], [], []]
-    return pa.table([*columns, values], schema=RECENT_SCHEMA)
 
 
 class RawBatchWriter(MapFunction):
